@@ -1,0 +1,92 @@
+"""One harness for every benchmark.
+
+A benchmark is a function registered with `@benchmark("name")` in a `bench/bench_*.py`
+module; it returns rows (dicts) that the harness prints as a table and writes to
+docs/benchmarks.md, together with the machine description and the command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+Row = dict[str, object]
+Bench = Callable[[], list[Row]]
+
+REGISTRY: dict[str, Bench] = {}
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "docs" / "benchmarks.md"
+
+
+def benchmark(name: str) -> Callable[[Bench], Bench]:
+    def register(func: Bench) -> Bench:
+        REGISTRY[name] = func
+        return func
+
+    return register
+
+
+def _load_all() -> None:
+    for path in sorted(Path(__file__).parent.glob("bench_*.py")):
+        importlib.import_module(f"bench.{path.stem}")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def table(rows: list[Row]) -> str:
+    if not rows:
+        return "(no rows)\n"
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(names: list[str]) -> int:
+    _load_all()
+    chosen = names or list(REGISTRY)
+    unknown = [n for n in chosen if n not in REGISTRY]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+        return 2
+    sections = []
+    for name in chosen:
+        started = time.monotonic()
+        print(f"== {name}", flush=True)
+        rows = REGISTRY[name]()
+        text = table(rows)
+        print(text, flush=True)
+        took = time.monotonic() - started
+        sections.append(f"## {name}\n\n{text}\n(this machine: {took:.0f} s for this section)\n")
+    if not chosen:
+        sections.append("No benchmarks are registered yet.\n")
+    header = (
+        "# Benchmarks\n\n"
+        f"Command: `make bench` (`python -m bench {' '.join(names)}`).\n\n"
+        f"Machine: {machine()}.\n\n"
+        "Every figure is a ratio against a baseline measured in the same run, or a count;\n"
+        "absolute times and rates are this machine's and are labelled so.\n\n"
+    )
+    OUTPUT.write_text(header + "\n".join(sections))
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,3 @@
+from facepush.cli import main
+
+main()

@@ -1,0 +1,35 @@
+"""The exception hierarchy: every error facepush raises on purpose derives from FacepushError.
+
+Each error says what happened and, where it can, what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class FacepushError(Exception):
+    """Base class of every error facepush raises on purpose."""
+
+
+class ProtocolError(FacepushError):
+    """Input that does not follow the push protocol."""
+
+
+class DecodeError(ProtocolError):
+    """A push body (or part of one) could not be decoded.
+
+    `path` names the field, in dotted form (`data.user.guest_time_end`, `[3].data.uuid`,
+    or `body` for the whole document); `problem` says what is wrong with it.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class ConfigError(DecodeError):
+    """A push configuration (`/v1/event/subscribe` body) was refused; `path` names the field."""
+
+
+class ImageError(ProtocolError):
+    """A snapshot or alarm photo is not a usable base64 JPEG."""

@@ -1,0 +1,17 @@
+"""The identity rule of each event kind (ruling 6): the key used for de-duplication.
+
+A recognition is identified by its `uuid`; an alarm report by (`trace_id`, `status`,
+`event_time`), since one alarm has several reports over its life. The key is also the
+`webhook-id` of a signed push, so it must be stable across retries.
+"""
+
+from __future__ import annotations
+
+
+def recognition_key(uuid: str) -> str:
+    return f"r:{uuid}"
+
+
+def alarm_key(trace_id: str, status: int, event_time: int) -> str:
+    # status and event_time are integers at the end, so a ':' inside trace_id stays unambiguous.
+    return f"a:{trace_id}:{status}:{event_time}"

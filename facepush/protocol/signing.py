@@ -1,0 +1,72 @@
+"""Standard Webhooks signatures (Part 3): optional signing of each push.
+
+`webhook-id` is the record's identity (stable across retries), `webhook-timestamp` the send
+time in seconds, `webhook-signature` is `v1,` + base64(HMAC-SHA256(secret, id.ts.body)).
+Secrets are written `whsec_` + base64, as the reference libraries expect.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+
+from facepush.errors import ProtocolError
+
+TOLERANCE_S = 300  # the reference libraries' window for webhook-timestamp
+_PREFIX = "whsec_"
+
+
+class SignatureError(ProtocolError):
+    """A push's Standard Webhooks signature is missing, malformed, stale or wrong."""
+
+
+def parse_secret(secret: str) -> bytes:
+    """The key bytes of a `whsec_...` secret; raises SignatureError when it is unusable."""
+    text = secret[len(_PREFIX) :] if secret.startswith(_PREFIX) else secret
+    try:
+        key = base64.b64decode(text + "==", validate=False)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not key:
+        raise SignatureError("signing secret must be whsec_ followed by base64 key bytes")
+    return key
+
+
+def signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def sign_headers(key: bytes, msg_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    timestamp = int(time.time() if now is None else now)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(key, msg_id, timestamp, body),
+    }
+
+
+def verify(key: bytes, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
+    """Check a push's signature; returns its `webhook-id` or raises SignatureError."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    msg_id = lowered.get("webhook-id", "")
+    stamp = lowered.get("webhook-timestamp", "")
+    sigs = lowered.get("webhook-signature", "")
+    missing = [n for n, v in (("id", msg_id), ("timestamp", stamp), ("signature", sigs)) if not v]
+    if missing:
+        raise SignatureError(f"missing webhook-{missing[0]} header (the push is not signed)")
+    try:
+        timestamp = int(stamp)
+    except ValueError:
+        raise SignatureError(f"webhook-timestamp {stamp!r} is not a Unix time") from None
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > TOLERANCE_S:
+        raise SignatureError(f"webhook-timestamp is {int(current - timestamp)} s off (max 300)")
+    expected = signature(key, msg_id, timestamp, body)
+    if any(hmac.compare_digest(expected, s) for s in sigs.split(" ") if s.startswith("v1,")):
+        return msg_id
+    raise SignatureError("webhook-signature does not match (wrong secret or altered body)")

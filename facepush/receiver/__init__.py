@@ -1,0 +1,1 @@
+"""The receiver side of the push protocol."""

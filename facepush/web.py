@@ -1,0 +1,101 @@
+"""HTTP plumbing shared by the terminal's API and the receiver: the vendor envelope,
+`--listen` parsing, the loopback rule, and running an aiohttp app until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+import ssl
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from facepush.errors import FacepushError
+from facepush.protocol.jsontext import dump_json
+
+
+class ListenError(FacepushError):
+    """A `--listen` value or bind choice that cannot be used."""
+
+
+def envelope(
+    data: Any = None, *, code: int = 200, msg: str = "OK", status: int = 200
+) -> web.Response:
+    """A reply in the vendor's envelope `{"code", "msg", "data"}`."""
+    body = dump_json({"code": code, "msg": msg, "data": data})
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (or `[v6]:PORT`) as a (host, port) pair."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host:
+        raise ListenError(f"--listen {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ListenError(f"--listen {value!r}: port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_of(host: str, port: int, tls: bool) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+async def serve_until_stopped(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    announce: Callable[[str], None] | None = None,
+    stopped: asyncio.Event | None = None,
+) -> None:
+    """Serve `app` until SIGINT/SIGTERM (or `stopped` is set), then shut down gracefully.
+
+    The bound URL is announced on stdout (`listening on URL`), so that `--listen HOST:0`
+    works for scripts and tests that need a free port.
+    """
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    url = url_of(host, bound, ssl_context is not None)
+    (announce or _print)(url)
+    stop = stopped or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+
+
+def _print(url: str) -> None:
+    print(f"listening on {url}", flush=True)
+    sys.stdout.flush()
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
