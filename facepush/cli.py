@@ -44,9 +44,12 @@ def _register() -> None:
     # Imported here so that each group's dependencies load only with the package.
     from facepush.device.cli import device
     from facepush.receiver.cli import receiver
+    from facepush.tools.cli import COMMANDS
 
     main.add_command(device)
     main.add_command(receiver)
+    for command in COMMANDS:
+        main.add_command(command)
 
 
 _register()

@@ -33,3 +33,36 @@ class ConfigError(DecodeError):
 
 class ImageError(ProtocolError):
     """A snapshot or alarm photo is not a usable base64 JPEG."""
+
+
+class ClientError(FacepushError):
+    """Talking to a terminal failed; the message says why and what to try."""
+
+
+class TerminalUnreachable(ClientError):
+    """No HTTP answer from the terminal: wrong address, terminal off, or a firewall."""
+
+
+class TLSError(ClientError):
+    """The terminal's certificate could not be verified (or it does not speak TLS)."""
+
+
+class AuthenticationError(ClientError):
+    """The terminal refused the credentials (vendor codes 401, 1000, 1001)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class TerminalRefused(ClientError):
+    """The terminal answered with a non-200 code; `code` and `msg` are the terminal's own."""
+
+    def __init__(self, message: str, code: int, msg: str) -> None:
+        self.code = code
+        self.msg = msg
+        super().__init__(message)
+
+
+class BadResponse(ClientError):
+    """The terminal answered with something that is not the vendor's reply envelope."""

@@ -1,0 +1,203 @@
+"""`facepush subscribe | subscription | simulate`: thin wrappers over TerminalClient and
+the simulator (see docs/commands.md for the Python equivalents)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from facepush.client import TerminalClient
+from facepush.errors import FacepushError
+from facepush.protocol import Subscription
+from facepush.tools.records import RecordFactory
+from facepush.tools.simulate import simulate as run_simulation
+
+T = TypeVar("T")
+PARALLEL_TERMINALS = 16
+
+
+def terminal_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that talks to a terminal shares (one spelling each)."""
+    options = [
+        click.option("--username", help="The terminal's account (logs in for a JWT)."),
+        click.option("--password", help="The account's password.", default=""),
+        click.option("--basic", is_flag=True, help="Use HTTP Basic instead of a JWT login."),
+        click.option("--ca", type=click.Path(exists=True, dir_okay=False), help="Trust this CA."),
+        click.option("--insecure", is_flag=True, help="Do not verify the terminal's certificate."),
+        click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_client(url: str, opts: dict[str, Any]) -> TerminalClient:
+    return TerminalClient(
+        url,
+        username=opts.get("username"),
+        password=opts.get("password"),
+        auth="basic" if opts.get("basic") else "jwt",
+        ca=opts.get("ca"),
+        insecure=bool(opts.get("insecure")),
+        timeout=float(opts.get("timeout") or 10.0),
+    )
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; a FacepushError becomes its message on stderr and exit code 1."""
+    try:
+        return asyncio.run(coro)
+    except FacepushError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+
+
+def _config(sub: Subscription | None) -> dict[str, Any] | None:
+    return None if sub is None else {"event_dest": sub.event_dest, "enabled": sub.enabled}
+
+
+@click.command()
+@click.argument("device_urls", nargs=-1)
+@click.option(
+    "--dest", required=True, help="Where the terminal pushes, e.g. http://host:8080/Record."
+)
+@click.option("--disable", is_flag=True, help="Store the destination but turn push off.")
+@click.option(
+    "--file",
+    "url_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file with one terminal URL per line (# comments allowed).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@terminal_options
+def subscribe(
+    device_urls: tuple[str, ...],
+    dest: str,
+    disable: bool,
+    url_file: Path | None,
+    as_json: bool,
+    **opts: Any,
+) -> None:
+    """Set the push configuration of one or more terminals (DEVICE_URL like http://host:8000)."""
+    urls = list(device_urls) + (_read_urls(url_file) if url_file else [])
+    if not urls:
+        raise click.UsageError("give at least one DEVICE_URL (or --file FILE)")
+    results = asyncio.run(_subscribe_all(urls, dest, not disable, opts))
+    failed = [r for r in results if not r["ok"]]
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+    for result in results:
+        if result["ok"] and not as_json:
+            state = "enabled" if result["config"]["enabled"] else "disabled"
+            click.echo(f"{result['terminal']}: push {state} to {result['config']['event_dest']}")
+        elif not result["ok"]:
+            click.echo(f"{result['terminal']}: {result['error']}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+async def _subscribe_all(
+    urls: list[str], dest: str, enabled: bool, opts: dict[str, Any]
+) -> list[dict[str, Any]]:
+    limit = asyncio.Semaphore(PARALLEL_TERMINALS)
+
+    async def one(url: str) -> dict[str, Any]:
+        async with limit, make_client(url, opts) as terminal:
+            try:
+                config = await terminal.subscribe(dest, enabled)
+            except FacepushError as exc:
+                return {"terminal": url, "ok": False, "error": str(exc)}
+            return {"terminal": url, "ok": True, "config": _config(config)}
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
+def _read_urls(path: Path) -> list[str]:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+@click.command()
+@click.argument("device_url")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@terminal_options
+def subscription(device_url: str, as_json: bool, **opts: Any) -> None:
+    """Show a terminal's push configuration."""
+
+    async def read() -> Subscription | None:
+        async with make_client(device_url, opts) as terminal:
+            return await terminal.subscription()
+
+    config = run(read())
+    if as_json:
+        click.echo(json.dumps(_config(config)))
+    elif config is None:
+        click.echo(f"{device_url}: push was never configured")
+    else:
+        state = "enabled" if config.enabled else "disabled"
+        click.echo(f"{device_url}: push {state}, event_dest {config.event_dest}")
+
+
+@click.command()
+@click.argument("device_url")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Records to hand over, alarm reports included.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Records per second (default: as fast as the terminal takes them).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same records.")
+@click.option("--images/--no-images", default=True, show_default=True, help="JPEG snapshots.")
+@click.option("--sn", default="PSC700C0MC22F02542", show_default=True, help="deviceSN in records.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@terminal_options
+def simulate(
+    device_url: str,
+    count: int,
+    rate: float | None,
+    seed: int,
+    images: bool,
+    sn: str,
+    as_json: bool,
+    **opts: Any,
+) -> None:
+    """Feed realistic recognition and alarm records into a terminal's push service."""
+    factory = RecordFactory(seed=seed, device_sn=sn, images=images)
+    show_bar = count >= 500 and not as_json and sys.stderr.isatty()
+
+    async def feed() -> Any:
+        async with make_client(device_url, opts) as terminal:
+            if not show_bar:
+                return await run_simulation(terminal, factory, count, rate)
+            with click.progressbar(length=count, label="records", file=sys.stderr) as bar:
+                return await run_simulation(terminal, factory, count, rate, progress=bar.update)
+
+    report = run(feed())
+    if as_json:
+        click.echo(json.dumps(report.__dict__))
+        return
+    click.echo(
+        f"handed {report.handed} records ({report.alarms} alarm reports) "
+        f"in {report.seconds:.1f} s: "
+        f"{report.accepted} accepted, {report.skipped} skipped (push disabled), "
+        f"{report.evicted} evicted, {report.refused} refused"
+    )
+    if report.refused:
+        click.echo(f"last refusal: {report.last_refusal}", err=True)
+        raise SystemExit(1)
+
+
+COMMANDS = [subscribe, subscription, simulate]
