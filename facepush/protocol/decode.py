@@ -8,6 +8,7 @@ checking their output. Both keep unknown fields in `extra` and name the field of
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, TypeVar
@@ -169,8 +170,14 @@ def _lookup(data: Any, sub: str) -> tuple[bool, Any]:
 
 
 def _unknown(raw: dict[str, Any], model: type[msgspec.Struct]) -> dict[str, Any]:
-    known = {f.encode_name for f in msgspec.structs.fields(model)}
+    known = _wire_names(model)
     return {k: v for k, v in raw.items() if k not in known}
+
+
+@functools.cache
+def _wire_names(model: type[msgspec.Struct]) -> frozenset[str]:
+    # msgspec.structs.fields() re-evaluates annotations on every call: far too slow per record.
+    return frozenset(f.encode_name for f in msgspec.structs.fields(model))
 
 
 def _check_strict(kind: int, data: dict[str, Any], path: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -12,7 +13,7 @@ from facepush.protocol.models import Event, Push
 def to_plain(value: msgspec.Struct) -> dict[str, Any]:
     """The record as the terminal sent it: wire names, `extra` merged back, absent stays absent."""
     out: dict[str, Any] = {}
-    for field in msgspec.structs.fields(value):
+    for field in _fields(type(value)):
         item = getattr(value, field.name)
         if field.name == "extra":
             continue
@@ -25,6 +26,11 @@ def to_plain(value: msgspec.Struct) -> dict[str, Any]:
         out[field.encode_name] = item
     out.update(getattr(value, "extra", {}))
     return out
+
+
+@functools.cache
+def _fields(model: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
+    return msgspec.structs.fields(model)  # slow (evaluates annotations): once per model
 
 
 def event_fields(event: Event) -> dict[str, Any]:
