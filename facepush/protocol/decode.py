@@ -51,6 +51,13 @@ def decode_pushes(body: bytes | str, *, strict: bool = False) -> list[Push]:
 
 def decode_object(value: Any, *, strict: bool = False, path: str = "") -> Push:
     """Decode an already parsed envelope; `path` prefixes field names in errors."""
+    try:
+        return _decode_object(value, strict, path)
+    except RecursionError:
+        raise DecodeError(path or "body", "JSON nested too deeply") from None
+
+
+def _decode_object(value: Any, strict: bool, path: str) -> Push:
     where = path or "body"
     if not isinstance(value, dict):
         raise DecodeError(where, f"expected a push object, got {_show(value)}")

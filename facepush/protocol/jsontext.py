@@ -30,6 +30,8 @@ def parse_json(body: bytes | str, *, lenient: bool = True) -> Any:
         return _decoder.decode(body)
     except msgspec.DecodeError as exc:
         first = exc
+    except RecursionError:
+        raise DecodeError("body", "JSON nested too deeply") from None
     if lenient:
         text = body
         if isinstance(text, bytes):
@@ -42,7 +44,7 @@ def parse_json(body: bytes | str, *, lenient: bool = True) -> Any:
         if repaired != text:
             try:
                 return _decoder.decode(repaired)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 pass
     raise DecodeError("body", f"not valid JSON: {_plain(str(first))}")
 
@@ -52,4 +54,5 @@ def dump_json(value: Any) -> bytes:
 
 
 def _plain(message: str) -> str:
-    return message[:1].lower() + message[1:].replace("`", "")
+    text = message.replace("`", "")
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]

@@ -9,7 +9,7 @@ the lenient rules and names the field of every error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -21,6 +21,9 @@ from facepush.protocol.times import to_ms
 # incoming field literally called "extra" stays an ordinary unknown field.
 _EXTRA = "$facepush_extra"
 
+# Every integer on the wire must fit a signed 64-bit column (Java's long, SQL's BIGINT).
+Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
 
 class Group(msgspec.Struct, kw_only=True):
     id: str | None = None
@@ -31,12 +34,12 @@ class Group(msgspec.Struct, kw_only=True):
 class User(msgspec.Struct, kw_only=True):
     name: str | None = None
     user_id: str | None = None
-    type: int | None = None
+    type: Int | None = None
     ic_number: str | None = None
     job_number: str | None = None
     id_number: str | None = None
-    guest_time_start: int | None = None  # ms since epoch
-    guest_time_end: int | None = None  # ms since epoch
+    guest_time_start: Int | None = None  # ms since epoch
+    guest_time_end: Int | None = None  # ms since epoch
     remark: str | None = None
     pin: str | None = None
     groups: list[Group] = msgspec.field(default_factory=list)
@@ -48,16 +51,16 @@ class Recognition(msgspec.Struct, kw_only=True):
 
     uuid: str
     deviceSN: str | None = None
-    recognitionType: int | None = None
+    recognitionType: Int | None = None
     recognizeScore: float | None = None
-    mask: int | None = None
-    mode: int | None = None
+    mask: Int | None = None
+    mode: Int | None = None
     rgb_image: str | None = None  # base64 JPEG; None when absent or blank
     passed: bool | None = msgspec.field(default=None, name="pass")
-    timestamp: int | None = None  # seconds (ms when above 10**12, see times.to_ms)
+    timestamp: Int | None = None  # seconds (ms when above 10**12, see times.to_ms)
     bodyTemperature: float | None = None
-    entry_mode: int | None = None
-    abnormal_type: int | None = None
+    entry_mode: Int | None = None
+    abnormal_type: Int | None = None
     user: User | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict, name=_EXTRA)
 
@@ -78,9 +81,9 @@ class Alarm(msgspec.Struct, kw_only=True):
     """A type 1 record: one report in the life of a device alarm."""
 
     trace_id: str
-    event_time: int  # ms since epoch
-    status: int
-    code: int | None = None
+    event_time: Int  # ms since epoch
+    status: Int
+    code: Int | None = None
     description: str | None = None
     user_id: str | None = None
     alarm_photo: str | None = None  # base64 JPEG; None when absent or blank
@@ -127,7 +130,7 @@ class Push(msgspec.Struct, kw_only=True):
 class Reply(msgspec.Struct, kw_only=True):
     """The receiver's answer to a push. The spec's table says `message`, its example `msg`."""
 
-    code: int
+    code: Int
     msg: str | None = None
     message: str | None = None
     data: Any = None

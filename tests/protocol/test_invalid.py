@@ -50,6 +50,12 @@ def test_batch_of_one_object_and_of_many() -> None:
     ("body", "message"),
     [
         (b"", "body: not valid JSON: input data was truncated"),
+        (b'{"a" 1}', "body: not valid JSON: JSON is malformed: expected ':' (byte 5)"),
+        (b"[" * 100_000, "body: JSON nested too deeply"),
+        (
+            b'{"type": 0, "data": {"uuid": "u", "timestamp": 123456789012345678901234567890}}',
+            "data.timestamp: expected int <= 9223372036854775807",
+        ),
         (b"\xff\xfe{}", "body: not valid UTF-8 (invalid start byte at byte 0)"),
         (b"null", "body: expected a push object, got null"),
         (
