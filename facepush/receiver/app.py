@@ -1,0 +1,133 @@
+"""The receiver's aiohttp application: `create_app(config)` wires the store, the group-
+committing writer, the push endpoint, the query API, the stream, metrics and dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from functools import partial
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from facepush.protocol.signing import SignatureError, parse_secret
+from facepush.protocol.times import now_ms
+from facepush.receiver import dashboard
+from facepush.receiver.auth import token_middleware
+from facepush.receiver.backends import open_store
+from facepush.receiver.config import ReceiverConfig
+from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
+from facepush.receiver.export import export_csv
+from facepush.receiver.ingest import Writer
+from facepush.receiver.metrics import ReceiverMetrics
+from facepush.receiver.push import PushHandler, PushSettings
+from facepush.receiver.query import Queries, api_errors
+from facepush.receiver.store import Store
+from facepush.receiver.stream import Broadcaster
+
+log = logging.getLogger("facepush.receiver")
+
+OPENAPI = Path(__file__).parent / "openapi.yaml"
+STORE = web.AppKey("facepush.receiver.store", Store)
+WRITER = web.AppKey("facepush.receiver.writer", Writer)
+METRICS = web.AppKey("facepush.receiver.metrics", ReceiverMetrics)
+BROADCASTER = web.AppKey("facepush.receiver.broadcaster", Broadcaster)
+CONFIG = web.AppKey("facepush.receiver.config", ReceiverConfig)
+_DAY_MS = 86_400_000
+
+
+def create_app(config: ReceiverConfig, store: Store | None = None) -> web.Application:
+    """The receiver app. Without `store`, opens (and migrates) `config.db_url` and closes it
+    on cleanup; a given store stays open (the caller owns it)."""
+    signing_key = None
+    if config.signing_secret is not None:
+        try:
+            signing_key = parse_secret(config.signing_secret)
+        except SignatureError as exc:
+            raise ReceiverConfigError(f"--signing-secret: {exc}") from None
+    owned = store is None
+    store = store if store is not None else open_store(config.db_url)
+    metrics = ReceiverMetrics()
+    broadcaster = Broadcaster(config.keepalive_s)
+    writer = Writer(store, metrics, on_stored=broadcaster.publish)
+    queries = Queries(store, metrics, config.replay_window_ms)
+    push = PushHandler(
+        writer,
+        metrics,
+        PushSettings(config.max_body, int(config.late_after_s * 1000), signing_key),
+    )
+
+    middlewares: list[Middleware] = [api_errors]
+    if config.token is not None:
+        open_paths = frozenset({config.push_path, "/healthz"})
+        middlewares.insert(0, token_middleware(config.token, open_paths))
+    # The push handler enforces max_body itself (413 + quarantine); aiohttp's own limit only
+    # has to stay out of its way.
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_body + 1)
+    app[STORE], app[WRITER], app[METRICS], app[BROADCASTER] = store, writer, metrics, broadcaster
+    app[CONFIG] = config
+
+    app.router.add_post(config.push_path, push)
+    app.router.add_get("/api/events", queries.events)
+    app.router.add_get("/api/events/{key:.+}", queries.event)
+    app.router.add_get("/api/stats", queries.stats)
+    app.router.add_get("/api/devices", queries.devices)
+    app.router.add_get("/api/alarms", queries.alarms)
+    app.router.add_get("/api/quarantine", queries.quarantine)
+    app.router.add_get("/api/export.csv", partial(export_csv, queries))
+    app.router.add_get("/api/images/{id}", queries.image)
+    app.router.add_get("/api/stream", broadcaster.handle)
+    app.router.add_get("/metrics", queries.metrics_text)
+    app.router.add_get("/healthz", queries.healthz)
+    app.router.add_get("/openapi.yaml", _openapi)
+    dashboard.add_routes(app)
+
+    purge_task: list[asyncio.Task[None]] = []
+
+    async def startup(app: web.Application) -> None:
+        writer.start()
+        if config.keep_images_days is not None:
+            purge_task.append(asyncio.create_task(_purge_loop(app, config.keep_images_days)))
+
+    async def shutdown(app: web.Application) -> None:
+        broadcaster.close()  # long-lived stream responses end now, not at the timeout
+
+    async def cleanup(app: web.Application) -> None:
+        for task in purge_task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await writer.stop()
+        queries.pool.shutdown(wait=True)
+        if owned:
+            store.close()
+
+    app.on_startup.append(startup)
+    app.on_shutdown.append(shutdown)
+    app.on_cleanup.append(cleanup)
+    return app
+
+
+async def purge_images_now(app: web.Application, keep_days: float) -> int:
+    """Delete snapshots older than `keep_days` (records stay, flagged); returns how many."""
+    cutoff = now_ms() - int(keep_days * _DAY_MS)
+    flag = f"purged: older than {keep_days:g} days (--keep-images)"
+    store = app[STORE]
+    return await app[WRITER].run_exclusive(lambda: store.purge_images(cutoff, flag))
+
+
+async def _purge_loop(app: web.Application, keep_days: float) -> None:
+    while True:
+        try:
+            purged = await purge_images_now(app, keep_days)
+            if purged:
+                log.info("purged %d snapshots older than %g days", purged, keep_days)
+        except StoreUnavailable as exc:
+            log.warning("image retention could not run: %s", exc)
+        await asyncio.sleep(app[CONFIG].purge_interval_s)
+
+
+async def _openapi(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(OPENAPI, headers={"Content-Type": "application/yaml"})

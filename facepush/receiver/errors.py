@@ -1,0 +1,37 @@
+"""The receiver's own errors; each derives from facepush.errors.FacepushError."""
+
+from __future__ import annotations
+
+from facepush.errors import FacepushError
+
+
+class ReceiverError(FacepushError):
+    """Base class of the receiver's errors."""
+
+
+class ReceiverConfigError(ReceiverError):
+    """A receiver setting that cannot be used (bad `--db` URL, unsafe `--listen`, ...)."""
+
+
+class StoreUnavailable(ReceiverError):
+    """The database cannot be reached or cannot write (disk full, server down, ...).
+
+    The push handler answers 503 so that the terminal keeps the record and retries.
+    """
+
+
+class BadQuery(ReceiverError):
+    """A query parameter of the API that cannot be used; the message names the parameter."""
+
+    def __init__(self, param: str, problem: str) -> None:
+        self.param = param
+        self.problem = problem
+        super().__init__(f"{param}: {problem}")
+
+
+class RecordRejected(ReceiverError):
+    """The database refused one record's content (not the database being down).
+
+    The writer retries such a batch item by item, so that one bad record cannot block the
+    others; the record that fails alone is refused with this message and quarantined.
+    """

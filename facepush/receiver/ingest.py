@@ -1,0 +1,117 @@
+"""Group commit without a timer.
+
+Push handlers `submit` items and await their outcome. One writer task takes everything
+pending the moment it is free, writes it in one transaction on the writer thread, and
+resolves each waiter. A lone pusher therefore pays one commit and no wait; under load,
+pushes that arrive during a commit share the next one. (A timer would make the lone pusher
+wait for it on every record.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from facepush.receiver.errors import RecordRejected, StoreUnavailable
+from facepush.receiver.metrics import ReceiverMetrics
+from facepush.receiver.store import Incoming, Item, Outcome, Store
+
+# Upper bound of one transaction, so that one commit (and its waiters' latency) stays short
+# when a whole fleet replays its backlog at once.
+MAX_BATCH = 512
+
+Pending = tuple[Item, "asyncio.Future[Outcome]"]
+
+
+class Writer:
+    """The one writer of a store: serialises and group-commits every write."""
+
+    def __init__(
+        self,
+        store: Store,
+        metrics: ReceiverMetrics,
+        on_stored: Callable[[list[Incoming]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.on_stored = on_stored
+        # One thread: SQLite has one writer anyway, and order of commits is order of batches.
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facepush-writer")
+        self._pending: list[Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="facepush-writer")
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        self.pool.shutdown(wait=True)
+
+    async def submit(self, item: Item) -> Outcome:
+        """Store `item` durably; raises StoreUnavailable or RecordRejected."""
+        if self._stopping:
+            raise StoreUnavailable("the receiver is shutting down")
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._wake.set()
+        return await future
+
+    async def run_exclusive(self, func: Callable[[], int]) -> int:
+        """Run a write (e.g. the image purge) on the writer thread, between batches."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, func)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                await self._commit(batch)
+            if self._stopping:
+                return
+
+    async def _commit(self, batch: list[Pending]) -> None:
+        items = [item for item, _ in batch]
+        started = time.perf_counter()
+        try:
+            outcomes = await self._write(items)
+        except (StoreUnavailable, RecordRejected) as exc:
+            if isinstance(exc, RecordRejected) and len(batch) > 1:
+                # One record the database cannot take must not fail the others.
+                for single in batch:
+                    await self._commit([single])
+                return
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except Exception as exc:  # a bug, not an outage: fail these waiters, keep serving
+            error = StoreUnavailable(f"unexpected storage error: {type(exc).__name__}: {exc}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self.metrics.commit_latency.observe(time.perf_counter() - started)
+        self.metrics.commits += 1
+        self.metrics.committed_items += len(items)
+        stored: list[Incoming] = []
+        for (item, future), outcome in zip(batch, outcomes, strict=True):
+            if outcome is Outcome.STORED and isinstance(item, Incoming):
+                stored.append(item)
+            if not future.done():  # the waiter may have gone (client disconnected)
+                future.set_result(outcome)
+        if stored and self.on_stored is not None:
+            self.on_stored(stored)
+
+    async def _write(self, items: Sequence[Item]) -> list[Outcome]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, self.store.ingest, items)

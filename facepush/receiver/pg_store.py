@@ -1,0 +1,257 @@
+"""The PostgreSQL backend: several receiver processes may share one database.
+
+`INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key` makes the identity rule hold across
+processes: two receivers storing the same record at once store it once (the second waits on
+the first's uncommitted row, then sees the conflict) and both acknowledge it. Each batch
+locks rows in key order, so concurrent writers cannot deadlock each other; a deadlock or
+serialisation failure from elsewhere is retried.
+
+`postgresql://...?schema=NAME` keeps the tables in schema NAME (created when missing), so
+that one database can hold several receivers or test runs; libpq never sees that parameter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql as pg_sql
+
+from facepush.protocol.times import now_ms
+from facepush.receiver import schema, sql
+from facepush.receiver.errors import ReceiverConfigError, RecordRejected, StoreUnavailable
+from facepush.receiver.store import Incoming, Item, Outcome, Refused
+
+_RETRIES = 5
+_MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
+
+_EVENT_INSERT = f"""
+INSERT INTO events ({sql.EVENT_INSERT_COLUMNS})
+SELECT * FROM unnest(
+    %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
+    %s::boolean[], %s::text[], %s::boolean[], %s::text[], %s::integer[], %s::integer[],
+    %s::text[], %s::text[], %s::text[], %s::text[]
+) ORDER BY 1
+ON CONFLICT (key) DO NOTHING
+RETURNING key
+"""
+
+_IMAGE_UPSERT = """
+INSERT INTO images (id, bytes, size, created_at, last_used_at)
+SELECT * FROM unnest(%s::text[], %s::bytea[], %s::integer[], %s::bigint[], %s::bigint[])
+ORDER BY 1
+ON CONFLICT (id) DO UPDATE SET last_used_at = GREATEST(images.last_used_at, excluded.last_used_at)
+"""
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """The libpq URL without our `schema` parameter, and that schema (or None)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgresql", "postgres"}:
+        raise ReceiverConfigError(f"--db {url!r}: expected postgresql://...")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [v for k, v in query if k == "schema"]
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    name = schemas[-1] if schemas else None
+    if name is not None and not name.replace("_", "").isalnum():
+        raise ReceiverConfigError(f"--db schema={name!r}: use letters, digits and '_'")
+    return urlunsplit(parts._replace(query=rest)), name
+
+
+def _pg(query: str) -> str:
+    return query.replace("?", "%s")
+
+
+class PostgresStore(sql.SqlStore):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._dsn, self.schema = split_url(url)
+        self._lock = threading.Lock()
+        self._writer: psycopg.Connection[Any] | None = None
+        self._local = threading.local()
+        self._readers: list[psycopg.Connection[Any]] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self, autocommit: bool) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self._dsn, autocommit=autocommit, connect_timeout=5)
+            if self.schema:
+                conn.execute(
+                    pg_sql.SQL("SET search_path TO {}").format(pg_sql.Identifier(self.schema))
+                )
+                if not autocommit:
+                    conn.commit()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {_one_line(exc)}") from None
+        return conn
+
+    def _writer_conn(self) -> psycopg.Connection[Any]:
+        if self._writer is None or self._writer.closed:
+            self._writer = self._connect(autocommit=False)
+        return self._writer
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._connect(autocommit=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        try:
+            return conn.execute(_pg(query), list(params)).fetchall()
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError) or conn.broken:
+                conn.close()
+            raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
+
+    def migrate(self) -> int:
+        with self._lock:
+            conn = self._writer_conn()
+            try:
+                with conn.transaction():
+                    # Several receivers may start at once: one migrates, the others wait.
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+                    if self.schema:
+                        conn.execute(
+                            pg_sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                                pg_sql.Identifier(self.schema)
+                            )
+                        )
+                    conn.execute(schema.migrations_table("postgresql"))
+                    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+                    current = int(row[0] or 0) if row else 0
+                    if current > schema.LATEST:
+                        raise ReceiverConfigError(
+                            f"the database has schema version {current}, newer than this "
+                            f"receiver ({schema.LATEST}); upgrade facepush"
+                        )
+                    for version in range(current + 1, schema.LATEST + 1):
+                        for statement in schema.statements(version, "postgresql"):
+                            conn.execute(statement.encode())
+                        conn.execute(
+                            "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
+                            [version, now_ms()],
+                        )
+            except psycopg.Error as exc:
+                self._drop_writer()
+                raise StoreUnavailable(f"PostgreSQL migration: {_one_line(exc)}") from None
+        return schema.LATEST
+
+    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+        with self._lock:
+            for attempt in range(_RETRIES):
+                conn = self._writer_conn()
+                try:
+                    with conn.transaction():
+                        return self._ingest(conn, batch)
+                except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                    if attempt == _RETRIES - 1:
+                        raise StoreUnavailable("PostgreSQL: write conflicts persist") from None
+                except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+                    raise RecordRejected(
+                        f"PostgreSQL refused the record: {_one_line(exc)}"
+                    ) from None
+                except psycopg.Error as exc:
+                    self._drop_writer()
+                    raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
+        raise StoreUnavailable("PostgreSQL: write conflicts persist")  # pragma: no cover
+
+    def _ingest(self, conn: psycopg.Connection[Any], batch: Sequence[Item]) -> list[Outcome]:
+        refused = [item for item in batch if isinstance(item, Refused)]
+        if refused:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO quarantine (received_at, source, error, body, truncated) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    [(r.received_at, r.source, r.error, r.body, r.truncated) for r in refused],
+                )
+        first: dict[str, Incoming] = {}
+        first_index: dict[str, int] = {}
+        for index, item in enumerate(batch):
+            if isinstance(item, Incoming) and item.key not in first:
+                first[item.key], first_index[item.key] = item, index
+        inserted: set[str] = set()
+        if first:
+            columns = list(zip(*(sql.event_values(first[k]) for k in sorted(first)), strict=True))
+            rows = conn.execute(_EVENT_INSERT, [list(c) for c in columns]).fetchall()
+            inserted = {row[0] for row in rows}
+        outcomes: list[Outcome] = []
+        stored: list[Incoming] = []
+        for index, item in enumerate(batch):
+            if isinstance(item, Refused):
+                outcomes.append(Outcome.QUARANTINED)
+            elif item.key in inserted and first_index[item.key] == index:
+                stored.append(item)
+                outcomes.append(Outcome.STORED)
+            else:
+                outcomes.append(Outcome.DUPLICATE)
+        images: dict[str, Incoming] = {}
+        for item in stored:
+            if item.image_id is not None and item.image is not None:
+                images.setdefault(item.image_id, item)
+        if images:
+            ids = sorted(images)
+            conn.execute(
+                _IMAGE_UPSERT,
+                [
+                    ids,
+                    [images[i].image for i in ids],
+                    [len(images[i].image or b"") for i in ids],
+                    [images[i].received_at for i in ids],
+                    [images[i].received_at for i in ids],
+                ],
+            )
+        duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
+        with conn.cursor() as cur:
+            devices = sql.device_rows(stored)
+            if devices:
+                cur.executemany(_pg(sql.DEVICE_UPSERT), devices)
+            counters = sql.counter_rows(stored, duplicates)
+            if counters:
+                cur.executemany(_pg(sql.COUNTER_UPDATE), counters)
+        return outcomes
+
+    def purge_images(self, older_than_ms: int, flag: str) -> int:
+        with self._lock:
+            conn = self._writer_conn()
+            try:
+                with conn.transaction():
+                    rows = conn.execute(
+                        "DELETE FROM images WHERE last_used_at < %s RETURNING id",
+                        [older_than_ms],
+                    ).fetchall()
+                    ids = [row[0] for row in rows]
+                    if ids:
+                        # Only events from before the cut-off: a record stored meanwhile that
+                        # re-inserted the same image keeps its reference.
+                        conn.execute(
+                            "UPDATE events SET image_id = NULL, image_flag = %s "
+                            "WHERE image_id = ANY(%s) AND received_at < %s",
+                            [flag, ids, older_than_ms],
+                        )
+            except psycopg.Error as exc:
+                self._drop_writer()
+                raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
+        return len(ids)
+
+    def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        with self._lock:
+            self._drop_writer()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

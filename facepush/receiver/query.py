@@ -1,0 +1,140 @@
+"""The query API: events, one event, stats, devices, alarms, quarantine, images, health.
+
+Every reply but images uses the envelope `{"code", "msg", "data"}`. Queries run on a small
+pool of reader threads, so that a slow query never blocks the push path's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
+from facepush.protocol.times import now_ms
+from facepush.receiver import params
+from facepush.receiver.errors import BadQuery, StoreUnavailable
+from facepush.receiver.metrics import ReceiverMetrics
+from facepush.receiver.records import row_item
+from facepush.receiver.store import Store
+from facepush.web import envelope
+
+T = TypeVar("T")
+_IMAGE_ID = re.compile(r"^[0-9a-f]{64}$")
+READERS = 4
+
+
+class Queries:
+    def __init__(self, store: Store, metrics: ReceiverMetrics, replay_window_ms: int) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.replay_window_ms = replay_window_ms
+        self.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="facepush-read")
+
+    async def run(self, func: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, func)
+
+    async def events(self, request: web.Request) -> web.Response:
+        flt = params.event_filter(request.query)
+        before = params.decode_cursor(request.query)
+        limit = params.limit(request.query)
+        # One row more than asked tells whether there is a next page.
+        rows = await self.run(lambda: self.store.events(flt, before, limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [row_item(r) for r in rows]
+        following = params.encode_cursor(rows[-1].id) if more and rows else None
+        return envelope({"items": items, "next": following})
+
+    async def event(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        row = await self.run(lambda: self.store.event(key))
+        if row is None:
+            return envelope(None, code=404, msg=f"no event with key {key!r}", status=404)
+        return envelope(row_item(row))
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return envelope(await self.run(self.store.stats))
+
+    async def devices(self, request: web.Request) -> web.Response:
+        rows = await self.run(self.store.devices)
+        now = now_ms()
+        for row in rows:
+            last_late = row["last_late_at"]
+            row["replaying"] = last_late is not None and now - last_late <= self.replay_window_ms
+        return envelope({"items": rows})
+
+    async def alarms(self, request: web.Request) -> web.Response:
+        limit = params.limit(request.query)
+        items = await self.run(lambda: self.store.alarms(limit))
+        return envelope({"items": items})
+
+    async def quarantine(self, request: web.Request) -> web.Response:
+        before = params.decode_cursor(request.query)
+        limit = params.limit(request.query)
+        rows = await self.run(lambda: self.store.quarantine(before, limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items: list[dict[str, Any]] = []
+        for row in rows:
+            items.append(
+                {
+                    "id": row.id,
+                    "received_at": row.received_at,
+                    "source": row.source,
+                    "error": row.error,
+                    "size": len(row.body),
+                    "truncated": row.truncated,
+                    "body_base64": base64.b64encode(row.body).decode(),
+                }
+            )
+        following = params.encode_cursor(rows[-1].id) if more and rows else None
+        return envelope({"items": items, "next": following})
+
+    async def image(self, request: web.Request) -> web.Response:
+        image_id = request.match_info["id"]
+        if not _IMAGE_ID.match(image_id):
+            return envelope(None, code=400, msg="id: expected 64 hex digits (sha256)", status=400)
+        data = await self.run(lambda: self.store.image(image_id))
+        if data is None:
+            text = f"no image {image_id} (never stored, or purged by --keep-images)"
+            return envelope(None, code=404, msg=text, status=404)
+        # Content-addressed: the bytes behind an id never change.
+        headers = {"Cache-Control": "private, max-age=31536000, immutable"}
+        return web.Response(body=data, content_type="image/jpeg", headers=headers)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(self.run(self.store.ping), timeout=5)
+        except (StoreUnavailable, TimeoutError) as exc:
+            text = f"store unreachable: {exc or 'no answer within 5 s'}"
+            return envelope({"store": "unreachable"}, code=503, msg=text, status=503)
+        return envelope({"store": "ok"})
+
+    async def metrics_text(self, request: web.Request) -> web.Response:
+        response = web.Response(text=self.metrics.render())
+        response.headers["Content-Type"] = METRICS_TYPE
+        return response
+
+
+@web.middleware
+async def api_errors(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """Bad parameters → 400 naming the parameter; a store outage → 503; unknown → 404."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except BadQuery as exc:
+        return envelope(None, code=400, msg=str(exc), status=400)
+    except StoreUnavailable as exc:
+        return envelope(None, code=503, msg=f"storage unavailable: {exc}", status=503)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            return envelope(None, code=exc.status, msg=exc.reason, status=exc.status)
+        raise

@@ -1,0 +1,130 @@
+"""Turning a decoded push into the row the store keeps, and a stored row into the flat item
+of the query API (`/api/events`, `/api/stream`, the CSV export)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+from facepush.errors import ImageError
+from facepush.protocol import Alarm, Push, decode_image, to_plain
+from facepush.protocol.jsontext import dump_json
+from facepush.receiver.store import EventRow, Incoming
+
+IMAGE_FIELDS = ("rgb_image", "alarm_photo")
+_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def _text(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; a serial or user id with one is kept escaped.
+    return value.replace("\x00", "\\u0000") if value is not None and "\x00" in value else value
+
+
+def incoming(push: Push, *, source: str | None, received_at: int, late_after_ms: int) -> Incoming:
+    """The row for a decoded push: identity, times, indexed fields, the image decoded."""
+    data = push.data
+    fields = to_plain(data)
+    for name in IMAGE_FIELDS:
+        fields.pop(name, None)
+    occurred_at = push.occurred_at
+    late = occurred_at is not None and received_at - occurred_at > late_after_ms
+    item = Incoming(
+        key=_text(push.key) or "",
+        type=int(push.type),
+        device=None,
+        source=source,
+        occurred_at=occurred_at,
+        received_at=received_at,
+        late=late,
+        user_id=None,
+        passed=None,
+        trace_id=None,
+        status=None,
+        code=None,
+        fields=dump_json(fields),
+        envelope_extra=dump_json(push.extra) if push.extra else None,
+    )
+    if isinstance(data, Alarm):
+        # Alarms carry no deviceSN in the protocol; a firmware that adds one is honoured.
+        serial = data.extra.get("deviceSN")
+        item.device = _text(serial) if isinstance(serial, str) and serial.strip() else None
+        item.user_id, item.trace_id = _text(data.user_id), _text(data.trace_id)
+        item.status, item.code = data.status, data.code
+    else:
+        item.device = _text(data.deviceSN) if data.deviceSN and data.deviceSN.strip() else None
+        item.user_id = _text(data.user.user_id) if data.user is not None else None
+        item.passed = data.passed
+    if data.image is not None:
+        try:
+            raw = decode_image(data.image)
+        except ImageError as exc:
+            # Ruling 7: never refuse a record over its image; keep it and say what was wrong.
+            item.image_flag = f"broken: {exc}"
+        else:
+            item.image = raw
+            item.image_id = hashlib.sha256(raw).hexdigest()
+    return item
+
+
+def image_url(image_id: str | None) -> str | None:
+    return f"/api/images/{image_id}" if image_id else None
+
+
+def flat_item(
+    *,
+    key: str,
+    type_: int,
+    fields: bytes,
+    envelope_extra: bytes | None,
+    received_at: int,
+    occurred_at: int | None,
+    late: bool,
+    image_id: str | None,
+    image_flag: str | None,
+    source: str | None,
+) -> dict[str, Any]:
+    """`type`, the pushed fields at the top level, then what the receiver adds."""
+    item: dict[str, Any] = {"type": type_}
+    item.update(_decoder.decode(fields))
+    if envelope_extra:
+        item["envelope_extra"] = _decoder.decode(envelope_extra)
+    item["key"] = key
+    item["received_at"] = received_at
+    item["occurred_at"] = occurred_at
+    item["late"] = late
+    item["image_url"] = image_url(image_id)
+    item["image_flag"] = image_flag
+    item["source"] = source
+    return item
+
+
+def row_item(row: EventRow) -> dict[str, Any]:
+    return flat_item(
+        key=row.key,
+        type_=row.type,
+        fields=row.fields,
+        envelope_extra=row.envelope_extra,
+        received_at=row.received_at,
+        occurred_at=row.occurred_at,
+        late=row.late,
+        image_id=row.image_id,
+        image_flag=row.image_flag,
+        source=row.source,
+    )
+
+
+def incoming_item(item: Incoming) -> dict[str, Any]:
+    return flat_item(
+        key=item.key,
+        type_=item.type,
+        fields=item.fields,
+        envelope_extra=item.envelope_extra,
+        received_at=item.received_at,
+        occurred_at=item.occurred_at,
+        late=item.late,
+        image_id=item.image_id,
+        image_flag=item.image_flag,
+        source=item.source,
+    )

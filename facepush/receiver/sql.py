@@ -1,0 +1,247 @@
+"""What the two SQL backends share: the queries (written with `?` placeholders; the
+PostgreSQL backend translates them) and the conversion of rows to the interface's types."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+from facepush.receiver.store import EventFilter, EventRow, Incoming, QuarantineRow, Store
+
+EVENT_COLUMNS = (
+    "id, key, type, device, source, occurred_at, received_at, late, fields, envelope_extra, "
+    "image_id, image_flag"
+)
+
+_ALARMS = """
+SELECT trace_id, raised_at, clear_failed_at, cleared_at, code, reports, last_at, source
+FROM (
+    SELECT trace_id,
+        MIN(CASE WHEN status = 1 THEN occurred_at END) AS raised_at,
+        MAX(CASE WHEN status = 2 THEN occurred_at END) AS clear_failed_at,
+        MAX(CASE WHEN status = 3 THEN occurred_at END) AS cleared_at,
+        MAX(code) AS code,
+        COUNT(*) AS reports,
+        MAX(occurred_at) AS last_at,
+        MAX(source) AS source
+    FROM events WHERE type = 1 AND trace_id IS NOT NULL
+    GROUP BY trace_id
+) AS lifecycle
+ORDER BY
+    CASE WHEN cleared_at IS NOT NULL AND cleared_at >= COALESCE(clear_failed_at, -1)
+         THEN 1 ELSE 0 END,
+    last_at DESC, trace_id
+LIMIT ?
+"""
+
+
+def event_where(flt: EventFilter, before_id: int | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (possibly empty) and its parameters for a filter and cursor."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("type", flt.type),
+        ("device", flt.device),
+        ("user_id", flt.user_id),
+        ("pass", flt.passed),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if flt.since is not None:
+        clauses.append("occurred_at >= ?")
+        params.append(flt.since)
+    if flt.until is not None:
+        clauses.append("occurred_at <= ?")
+        params.append(flt.until)
+    if before_id is not None:
+        clauses.append("id < ?")
+        params.append(before_id)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def to_event(row: Sequence[Any]) -> EventRow:
+    fields = row[8]
+    extra = row[9]
+    return EventRow(
+        id=int(row[0]),
+        key=row[1],
+        type=int(row[2]),
+        device=row[3],
+        source=row[4],
+        occurred_at=row[5],
+        received_at=int(row[6]),
+        late=bool(row[7]),
+        fields=fields.encode() if isinstance(fields, str) else bytes(fields),
+        envelope_extra=extra.encode() if isinstance(extra, str) else extra,
+        image_id=row[10],
+        image_flag=row[11],
+    )
+
+
+def alarm_state(raised: int | None, clear_failed: int | None, cleared: int | None) -> str:
+    """The state of an alarm from the times of its reports: the latest report decides."""
+    if cleared is not None and cleared >= (clear_failed if clear_failed is not None else -1):
+        return "cleared"
+    if clear_failed is not None and clear_failed >= (raised if raised is not None else -1):
+        return "clear_failed"
+    return "raised"
+
+
+class SqlStore(Store):
+    """The query side of both SQL backends; subclasses supply `_fetch` and the writes."""
+
+    @abc.abstractmethod
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query (with `?` placeholders) on this thread's reader."""
+
+    def events(self, flt: EventFilter, before_id: int | None, limit: int) -> list[EventRow]:
+        where, params = event_where(flt, before_id)
+        sql = f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY id DESC LIMIT ?"
+        return [to_event(r) for r in self._fetch(sql, [*params, limit])]
+
+    def event(self, key: str) -> EventRow | None:
+        rows = self._fetch(f"SELECT {EVENT_COLUMNS} FROM events WHERE key = ?", [key])
+        return to_event(rows[0]) if rows else None
+
+    def image(self, image_id: str) -> bytes | None:
+        rows = self._fetch("SELECT bytes FROM images WHERE id = ?", [image_id])
+        return bytes(rows[0][0]) if rows else None
+
+    def stats(self) -> dict[str, int]:
+        out = {name: int(value) for name, value in self._fetch("SELECT name, value FROM counters")}
+        for name, table in (("devices", "devices"), ("images", "images")):
+            out[name] = int(self._fetch(f"SELECT COUNT(*) FROM {table}")[0][0])
+        out["quarantined"] = int(self._fetch("SELECT COUNT(*) FROM quarantine")[0][0])
+        return out
+
+    def devices(self) -> list[dict[str, Any]]:
+        rows = self._fetch(
+            "SELECT serial, first_seen, last_seen, recognitions, alarms, late, last_late_at, "
+            "last_source FROM devices ORDER BY last_seen DESC, serial"
+        )
+        names = [
+            "serial",
+            "first_seen",
+            "last_seen",
+            "recognitions",
+            "alarms",
+            "late",
+            "last_late_at",
+            "last_source",
+        ]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def alarms(self, limit: int) -> list[dict[str, Any]]:
+        out = []
+        for trace, raised, failed, cleared, code, reports, last_at, source in self._fetch(
+            _ALARMS, [limit]
+        ):
+            out.append(
+                {
+                    "trace_id": trace,
+                    "state": alarm_state(raised, failed, cleared),
+                    "code": code,
+                    "raised_at": raised,
+                    "clear_failed_at": failed,
+                    "cleared_at": cleared,
+                    "reports": int(reports),
+                    "last_at": last_at,
+                    "source": source,
+                }
+            )
+        return out
+
+    def quarantine(self, before_id: int | None, limit: int) -> list[QuarantineRow]:
+        where = " WHERE id < ?" if before_id is not None else ""
+        params: list[Any] = [before_id] if before_id is not None else []
+        rows = self._fetch(
+            "SELECT id, received_at, source, error, body, truncated FROM quarantine"
+            f"{where} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [
+            QuarantineRow(int(r[0]), int(r[1]), r[2], r[3], bytes(r[4]), bool(r[5])) for r in rows
+        ]
+
+    def schema_version(self) -> int:
+        rows = self._fetch("SELECT MAX(version) FROM schema_migrations")
+        return int(rows[0][0] or 0)
+
+    def ping(self) -> None:
+        self._fetch("SELECT 1")
+
+
+DEVICE_UPSERT = """
+INSERT INTO devices (serial, first_seen, last_seen, recognitions, alarms, late, last_late_at,
+    last_source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (serial) DO UPDATE SET
+    first_seen = CASE WHEN excluded.first_seen < devices.first_seen
+        THEN excluded.first_seen ELSE devices.first_seen END,
+    last_seen = CASE WHEN excluded.last_seen > devices.last_seen
+        THEN excluded.last_seen ELSE devices.last_seen END,
+    recognitions = devices.recognitions + excluded.recognitions,
+    alarms = devices.alarms + excluded.alarms,
+    late = devices.late + excluded.late,
+    last_late_at = CASE WHEN excluded.last_late_at IS NULL THEN devices.last_late_at
+        WHEN devices.last_late_at IS NULL OR excluded.last_late_at > devices.last_late_at
+        THEN excluded.last_late_at ELSE devices.last_late_at END,
+    last_source = COALESCE(excluded.last_source, devices.last_source)
+"""
+
+EVENT_INSERT_COLUMNS = (
+    "key, type, device, source, occurred_at, received_at, late, user_id, pass, trace_id, "
+    "status, code, fields, envelope_extra, image_id, image_flag"
+)
+
+COUNTER_UPDATE = "UPDATE counters SET value = value + ? WHERE name = ?"
+
+
+def device_rows(stored: Sequence[Incoming]) -> list[tuple[Any, ...]]:
+    """One devices upsert row per terminal serial of a batch, sorted by serial (so that
+    concurrent writers lock the rows in the same order and cannot deadlock)."""
+    acc: dict[str, list[Any]] = {}
+    for item in stored:
+        if item.device is None:
+            continue
+        row = acc.get(item.device)
+        if row is None:
+            row = acc[item.device] = [item.device, item.received_at, item.received_at, 0, 0, 0]
+            row += [None, item.source]
+        row[1] = min(row[1], item.received_at)
+        row[2] = max(row[2], item.received_at)
+        row[3 if item.type == 0 else 4] += 1
+        if item.late:
+            row[5] += 1
+            row[6] = item.received_at if row[6] is None else max(row[6], item.received_at)
+        row[7] = item.source or row[7]
+    return [tuple(acc[serial]) for serial in sorted(acc)]
+
+
+def counter_rows(stored: Sequence[Incoming], duplicates: int) -> list[tuple[int, str]]:
+    alarms = sum(1 for item in stored if item.type == 1)
+    pairs = [(len(stored) - alarms, "recognitions"), (alarms, "alarms"), (duplicates, "duplicates")]
+    return [(n, name) for n, name in pairs if n]
+
+
+def event_values(item: Incoming) -> tuple[Any, ...]:
+    return (
+        item.key,
+        item.type,
+        item.device,
+        item.source,
+        item.occurred_at,
+        item.received_at,
+        item.late,
+        item.user_id,
+        item.passed,
+        item.trace_id,
+        item.status,
+        item.code,
+        item.fields.decode(),
+        item.envelope_extra.decode() if item.envelope_extra is not None else None,
+        item.image_id,
+        item.image_flag,
+    )

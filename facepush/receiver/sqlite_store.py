@@ -1,0 +1,163 @@
+"""The SQLite backend (the default): one file, WAL, synchronous=FULL.
+
+WAL lets the reader threads query while the writer commits; synchronous=FULL makes each
+commit durable on return (fsync of the WAL), which is what an acknowledgement promises.
+One writer connection, used by the writer thread only, under a lock for safety.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from facepush.protocol.times import now_ms
+from facepush.receiver import schema, sql
+from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
+from facepush.receiver.store import Incoming, Item, Outcome, Refused
+
+PREFIX = "sqlite:///"
+_BUSY_TIMEOUT_MS = 10_000
+
+
+def path_of(url: str) -> Path:
+    """`sqlite:///var/x.db` is relative, `sqlite:////srv/x.db` absolute (SQLAlchemy's rule)."""
+    if not url.startswith(PREFIX) or len(url) == len(PREFIX):
+        raise ReceiverConfigError(f"--db {url!r}: expected sqlite:///PATH")
+    rest = url[len(PREFIX) :]
+    if rest == ":memory:":
+        raise ReceiverConfigError("--db sqlite:///:memory: would lose every record; name a file")
+    return Path(rest)
+
+
+class SQLiteStore(sql.SqlStore):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = path_of(url)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReceiverConfigError(f"cannot create {self.path.parent}: {exc}") from None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer = self._connect()
+        with self._guard():
+            self._writer.execute("PRAGMA journal_mode=WAL")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite {self.path}: {exc}") from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._guard():
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        with self._guard():
+            if conn is None:
+                conn = self._connect()
+                conn.execute("PRAGMA query_only=ON")
+                self._local.conn = conn
+                with self._readers_lock:
+                    self._readers.append(conn)
+            return conn.execute(query, params).fetchall()
+
+    def migrate(self) -> int:
+        with self._transaction() as conn:
+            conn.execute(schema.migrations_table("sqlite"))
+            row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+            current = int(row[0] or 0)
+            if current > schema.LATEST:
+                raise ReceiverConfigError(
+                    f"{self.path} has schema version {current}, newer than this receiver "
+                    f"({schema.LATEST}); upgrade facepush"
+                )
+            for version in range(current + 1, schema.LATEST + 1):
+                for statement in schema.statements(version, "sqlite"):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, now_ms()),
+                )
+        return schema.LATEST
+
+    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        stored: list[Incoming] = []
+        duplicates = 0
+        insert = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 16)}) "
+        insert += "ON CONFLICT (key) DO NOTHING"
+        with self._transaction() as conn:
+            for item in batch:
+                if isinstance(item, Refused):
+                    conn.execute(
+                        "INSERT INTO quarantine (received_at, source, error, body, truncated) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (item.received_at, item.source, item.error, item.body, item.truncated),
+                    )
+                    outcomes.append(Outcome.QUARANTINED)
+                    continue
+                if conn.execute(insert, sql.event_values(item)).rowcount != 1:
+                    duplicates += 1
+                    outcomes.append(Outcome.DUPLICATE)
+                    continue
+                if item.image_id is not None and item.image is not None:
+                    conn.execute(
+                        "INSERT INTO images (id, bytes, size, created_at, last_used_at) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_used_at = "
+                        "max(images.last_used_at, excluded.last_used_at)",
+                        (item.image_id, item.image, len(item.image), *[item.received_at] * 2),
+                    )
+                stored.append(item)
+                outcomes.append(Outcome.STORED)
+            conn.executemany(sql.DEVICE_UPSERT, sql.device_rows(stored))
+            conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
+        return outcomes
+
+    def purge_images(self, older_than_ms: int, flag: str) -> int:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE events SET image_id = NULL, image_flag = ? WHERE image_id IN "
+                "(SELECT id FROM images WHERE last_used_at < ?)",
+                (flag, older_than_ms),
+            )
+            return conn.execute(
+                "DELETE FROM images WHERE last_used_at < ?", (older_than_ms,)
+            ).rowcount
+
+    def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        with self._lock:
+            self._writer.close()

@@ -1,0 +1,159 @@
+"""The storage interface: one small abstract class, two backends (SQLite, PostgreSQL).
+
+Every method is synchronous and thread-safe: the app runs `ingest` and `purge_images` on one
+writer thread (so writes are serialised and group-committed) and queries on a small pool of
+reader threads. A backend raises StoreUnavailable when the database cannot be used, never a
+driver exception.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class Outcome(enum.Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # the key was already stored: acknowledged, not stored again
+    QUARANTINED = "quarantined"  # a refused push, kept with its raw body
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One decoded push, ready to store. `fields` is the pushed `data` object as JSON text,
+    unknown fields kept, the base64 image removed (it is stored once in the images table)."""
+
+    key: str
+    type: int
+    device: str | None
+    source: str | None
+    occurred_at: int | None
+    received_at: int
+    late: bool
+    user_id: str | None
+    passed: bool | None
+    trace_id: str | None
+    status: int | None
+    code: int | None
+    fields: bytes
+    envelope_extra: bytes | None = None
+    image_id: str | None = None
+    image: bytes | None = None
+    image_flag: str | None = None
+
+
+@dataclass(slots=True)
+class Refused:
+    """A push the receiver refused, kept in the quarantine table with its raw body."""
+
+    received_at: int
+    source: str | None
+    error: str
+    body: bytes
+    truncated: bool = False
+
+
+Item = Incoming | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Filters of /api/events and /api/export.csv; None means no filter."""
+
+    type: int | None = None
+    device: str | None = None
+    user_id: str | None = None
+    passed: bool | None = None
+    since: int | None = None  # occurred_at >= since (ms)
+    until: int | None = None  # occurred_at <= until (ms)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """A stored event as read back; `id` is its position in the order of receipt."""
+
+    id: int
+    key: str
+    type: int
+    device: str | None
+    source: str | None
+    occurred_at: int | None
+    received_at: int
+    late: bool
+    fields: bytes
+    envelope_extra: bytes | None
+    image_id: str | None
+    image_flag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    id: int
+    received_at: int
+    source: str | None
+    error: str
+    body: bytes
+    truncated: bool
+
+
+class Store(abc.ABC):
+    """Durable storage of events, images and quarantined pushes."""
+
+    url: str
+
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Bring the schema to the newest version; returns that version."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+        """Store a batch in ONE transaction, durably; one outcome per item, in order.
+
+        A key already stored (or earlier in the same batch) is a DUPLICATE. Raises
+        StoreUnavailable, and then nothing of the batch is stored.
+        """
+
+    @abc.abstractmethod
+    def events(self, flt: EventFilter, before_id: int | None, limit: int) -> list[EventRow]:
+        """Events matching `flt` with id < before_id, newest received first."""
+
+    @abc.abstractmethod
+    def event(self, key: str) -> EventRow | None: ...
+
+    @abc.abstractmethod
+    def image(self, image_id: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def stats(self) -> dict[str, int]:
+        """recognitions, alarms, duplicates, devices, images, quarantined."""
+
+    @abc.abstractmethod
+    def devices(self) -> list[dict[str, Any]]:
+        """Per terminal serial: first_seen, last_seen, recognitions, alarms, late,
+        last_late_at, last_source (times in ms of receipt)."""
+
+    @abc.abstractmethod
+    def alarms(self, limit: int) -> list[dict[str, Any]]:
+        """Each alarm's lifecycle by trace_id (raised_at, clear_failed_at, cleared_at: the
+        event times of its reports, reports, code, last_at, source), open alarms first."""
+
+    @abc.abstractmethod
+    def quarantine(self, before_id: int | None, limit: int) -> list[QuarantineRow]: ...
+
+    @abc.abstractmethod
+    def purge_images(self, older_than_ms: int, flag: str) -> int:
+        """Delete images not used since `older_than_ms`; their events keep `image_flag=flag`
+        and lose `image_id`. Returns how many images were deleted."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
