@@ -1,0 +1,139 @@
+"""The terminal's HTTP API, a thin layer over PushService: the vendor's login and
+subscribe endpoints, and facepush's own `/push/...` and `/metrics`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from facepush.device.auth import Accounts
+from facepush.device.errors import AuthError, BatchTooLargeError, CacheFullError
+from facepush.device.report import render_metrics
+from facepush.device.service import PushService
+from facepush.errors import DecodeError
+from facepush.metrics import CONTENT_TYPE
+from facepush.protocol.encode import to_plain
+from facepush.protocol.jsontext import parse_json
+from facepush.web import envelope
+
+log = logging.getLogger("facepush.device")
+SERVICE: web.AppKey[PushService] = web.AppKey("service", PushService)
+ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
+MAX_BODY = 256 * 1024 * 1024  # a batch of records with 40 KB images each
+BAD_REQUEST, CACHE_FULL = 400, 507
+_OPEN_PATHS = {"/v1/auth/login"}
+
+
+def make_app(service: PushService, accounts: Accounts) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _auth])
+    app[SERVICE] = service
+    app[ACCOUNTS] = accounts
+    app.router.add_post("/v1/auth/login", _login)
+    app.router.add_get("/v1/event/subscribe", _get_subscription)
+    app.router.add_post("/v1/event/subscribe", _post_subscription)
+    app.router.add_post("/push/records", _records)
+    app.router.add_get("/push/status", _status)
+    app.router.add_get("/push/set-aside", _set_aside)
+    app.router.add_post("/push/set-aside/replay", _replay)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every failure in the vendor envelope, with a message that names the problem."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except DecodeError as exc:
+        return envelope(code=BAD_REQUEST, msg=str(exc), status=BAD_REQUEST)
+    except AuthError as exc:
+        return envelope(code=exc.code, msg=str(exc), status=401)
+    except (CacheFullError, BatchTooLargeError) as exc:
+        return envelope(code=CACHE_FULL, msg=str(exc), status=CACHE_FULL)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return envelope(code=413, msg=f"body too large: {exc.text}", status=413)
+    except web.HTTPException as exc:
+        return envelope(code=exc.status, msg=exc.reason, status=exc.status)
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return envelope(code=500, msg="Internal Server Error (see the service log)", status=500)
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path not in _OPEN_PATHS:
+        request.app[ACCOUNTS].check(request.headers.get("Authorization"))
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def _json(request: web.Request) -> Any:
+    return parse_json(await request.read())
+
+
+async def _login(request: web.Request) -> web.Response:
+    accounts = request.app[ACCOUNTS]
+    if not accounts.enabled:
+        # No account configured: the terminal needs no authentication; say so plainly.
+        return envelope({"token": None, "validTime": None}, msg="OK (no account configured)")
+    # Wrong credentials raise AuthError: code 1000/1001 in the envelope (see _errors).
+    return envelope(accounts.login(await _json(request)))
+
+
+async def _get_subscription(request: web.Request) -> web.Response:
+    sub = request.app[SERVICE].subscription
+    return envelope(to_plain(sub) if sub is not None else None)
+
+
+async def _post_subscription(request: web.Request) -> web.Response:
+    sub = await request.app[SERVICE].subscribe(await _json(request))
+    return envelope(to_plain(sub))
+
+
+async def _records(request: web.Request) -> web.Response:
+    result = await request.app[SERVICE].record(await request.read())
+    data = {"accepted": result.accepted, "evicted": result.evicted}
+    if result.skipped:
+        data["skipped"] = result.skipped
+        return envelope(data, msg="OK (push is disabled or unconfigured: nothing queued)")
+    return envelope(data)
+
+
+async def _status(request: web.Request) -> web.Response:
+    return envelope(request.app[SERVICE].status())
+
+
+async def _set_aside(request: web.Request) -> web.Response:
+    after = _int_param(request, "after", 0, 0, 2**62)
+    limit = _int_param(request, "limit", 100, 1, 1000)
+    items = await request.app[SERVICE].set_aside(after, limit)
+    following = items[-1]["id"] if len(items) == limit else None
+    return envelope({"items": items, "next": following})
+
+
+async def _replay(request: web.Request) -> web.Response:
+    body = await _json(request)
+    if not isinstance(body, dict) or set(body) - {"ids"}:
+        raise DecodeError("body", 'expected {} (replay all) or {"ids": [id, ...]}')
+    ids = body.get("ids")
+    if ids is not None and (not isinstance(ids, list) or not all(type(i) is int for i in ids)):
+        raise DecodeError("ids", "must be a list of set-aside record ids (integers)")
+    count = await request.app[SERVICE].replay(ids)
+    return envelope({"replayed": count})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    text = render_metrics(request.app[SERVICE].status())
+    return web.Response(text=text, headers={"Content-Type": CONTENT_TYPE})
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise DecodeError(name, f"must be an integer from {low} to {high}, got {text!r}")
+    return int(text)

@@ -1,0 +1,92 @@
+"""The service's small durable state beside the outbox: the push configuration, the JWT
+signing key, and a lock so that two services never share one data directory."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+from pathlib import Path
+
+import msgspec
+
+from facepush.device.errors import DataDirError
+from facepush.protocol.models import Subscription
+
+SUBSCRIPTION_FILE = "subscription.json"
+JWT_KEY_FILE = "jwt.key"
+OUTBOX_FILE = "outbox.sqlite3"
+LOCK_FILE = "lock"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a crash leaves the old or the new file, whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class DataDir:
+    """The `--data` directory: created if missing, locked while a service uses it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.path / LOCK_FILE, "a+b")  # noqa: SIM115 - held while open
+        except OSError as exc:
+            raise DataDirError(
+                f"cannot use data directory {self.path}: {exc.strerror or exc}"
+            ) from None
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise DataDirError(
+                f"data directory {self.path} is in use by another facepush device service; "
+                "stop it or give this one its own --data"
+            ) from None
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.path / OUTBOX_FILE
+
+    def load_subscription(self) -> Subscription | None:
+        path = self.path / SUBSCRIPTION_FILE
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=Subscription)
+        except FileNotFoundError:
+            return None
+        except (OSError, msgspec.DecodeError) as exc:
+            raise DataDirError(
+                f"cannot read the push configuration {path}: {exc}; fix or delete the file "
+                "and configure again with POST /v1/event/subscribe"
+            ) from None
+
+    def save_subscription(self, sub: Subscription) -> None:
+        write_atomically(self.path / SUBSCRIPTION_FILE, msgspec.json.encode(sub))
+
+    def jwt_key(self) -> bytes:
+        """The key that signs login tokens; made once, so tokens survive restarts."""
+        path = self.path / JWT_KEY_FILE
+        try:
+            key = path.read_bytes()
+            if len(key) >= 32:
+                return key
+        except FileNotFoundError:
+            pass
+        key = secrets.token_bytes(32)
+        write_atomically(path, key)
+        path.chmod(0o600)
+        return key
+
+    def close(self) -> None:
+        self._lock.close()  # releases the lock

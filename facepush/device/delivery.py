@@ -1,0 +1,360 @@
+"""The delivery loop: takes queued records from an outbox and pushes them to a destination.
+
+Rules (push-protocol.md Part 2 ruling 2, Part 3):
+- a record leaves the outbox only after the receiver acknowledged it (HTTP 2xx and JSON
+  code 200); acknowledged records are deleted in batches, so a crash between the ack and
+  the delete re-sends a few records, which the receiver de-duplicates by identity;
+- alarms first, then recognitions, each in accept order (seq);
+- up to `window` records in flight (adaptive by default, see window.py);
+- a failure (timeout, connection error, 5xx, bad body, other codes) pauses sending with
+  exponential backoff and full jitter, then resumes from the oldest queued record;
+- a specific refusal (4xx, JSON code 4xx) defers that record; after `max_refusals`
+  refusals, while the receiver accepted other records meanwhile, it is set aside. A receiver
+  refusing everything only makes the loop back off.
+
+A Deliverer is cheap (a few tasks and dicts), so one process can run many, optionally
+sharing one aiohttp ClientSession.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from facepush.device.backoff import Backoff
+from facepush.device.outbox import ALARM, RECOGNITION, Outbox, StoredRecord
+from facepush.device.sender import Attempt, Destination, post_record
+from facepush.device.store import StoreRunner
+from facepush.device.window import AdaptiveWindow, FixedWindow
+from facepush.protocol.ack import Outcome
+from facepush.protocol.times import now_ms
+
+log = logging.getLogger("facepush.device")
+_KINDS = (ALARM, RECOGNITION)  # alarms are never held behind recognitions
+
+
+@dataclass
+class _Cursor:
+    """Where the forward pass over one kind's queue stands."""
+
+    after_seq: int = 0
+    buffer: deque[StoredRecord] = field(default_factory=deque)
+    exhausted: bool = False
+    version: int = 0  # bumped when records of this kind arrive
+    read_gen: int = 0  # flush generation when the buffered page was read
+
+
+@dataclass
+class DeliveryStats:
+    last_error: str | None = None
+    last_error_at: int | None = None  # ms
+    last_delivery_at: int | None = None  # ms
+    acknowledged: int = 0  # acks received by this deliverer (since it started)
+    set_aside: int = 0
+    latency_sum: float = 0.0  # seconds from accept to acknowledgement, summed
+    rtt_sum: float = 0.0  # seconds per acknowledged request, summed
+
+
+class Deliverer:
+    def __init__(
+        self,
+        outbox: Outbox | StoreRunner,
+        destination: Destination | None = None,
+        *,
+        window: int | None = None,
+        session: aiohttp.ClientSession | None = None,
+        backoff: Backoff | None = None,
+        refusal_backoff: Backoff | None = None,
+        max_refusals: int = 5,
+        page_size: int = 64,
+        ack_batch: int = 256,
+        ack_delay: float = 0.005,
+    ) -> None:
+        self._store = outbox if isinstance(outbox, StoreRunner) else StoreRunner(outbox)
+        self._outbox = self._store.outbox
+        self._dest = destination
+        self.window: FixedWindow = FixedWindow(window) if window else AdaptiveWindow()
+        self._session = session
+        self._own_session = session is None
+        self._backoff = backoff or Backoff()
+        self._refusal_backoff = refusal_backoff or Backoff()
+        self._max_refusals = max_refusals
+        self._page_size = page_size
+        self._ack_batch = ack_batch
+        self._ack_delay = ack_delay
+        self.stats = DeliveryStats()
+        self._cursors = {kind: _Cursor() for kind in _KINDS}
+        self._in_flight: set[int] = set()
+        self._acked: dict[int, int] = {}  # seq -> flush generation (0: not yet submitted)
+        self._ack_pending: list[StoredRecord] = []
+        self._unsettled = {kind: 0 for kind in _KINDS}  # acked, delete not yet committed
+        self._flush_gen = 0
+        self._deferred: dict[int, float] = {}  # refused seq -> monotonic time it may retry
+        self._refused_since: dict[int, int] = {}  # refused seq -> successes at 1st refusal
+        self._successes = 0
+        self._successes_at_failure = -1
+        self._pause_until = 0.0
+        self._rewind_needed = False
+        self._wake = asyncio.Event()
+        self._ack_wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+
+    # -- control -----------------------------------------------------------------------
+
+    @property
+    def destination(self) -> Destination | None:
+        return self._dest
+
+    @property
+    def failing(self) -> bool:
+        """True while the receiver is failing or refusing everything (backing off)."""
+        return self._backoff.failures > 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def unsettled(self, kind: int | None = None) -> int:
+        """Acknowledged records whose batched delete has not committed yet."""
+        return sum(self._unsettled.values()) if kind is None else self._unsettled[kind]
+
+    async def start(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(connector=connector)
+        self._loop_task = asyncio.create_task(self._run(), name="facepush-delivery")
+        self._flush_task = asyncio.create_task(self._flusher(), name="facepush-acks")
+
+    async def stop(self) -> None:
+        """Stop sending; records in flight stay queued; pending deletes are committed."""
+        for task in (self._loop_task, *self._tasks):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._loop_task, *self._tasks) if t is not None),
+            return_exceptions=True,
+        )
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flush_task
+        await self._flush()
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def set_destination(self, destination: Destination | None) -> None:
+        """Send to `destination` from now on (None: stop sending, keep the queue).
+        Takes effect at once: backoff and deferrals are reset, the backlog restarts."""
+        self._dest = destination
+        self._backoff.reset()
+        self._pause_until = 0.0
+        self._deferred.clear()
+        self._refused_since.clear()
+        self._rewind_needed = True
+        self.stats.last_error = None
+        self._wake.set()
+
+    def notify(self, kinds: set[int] | None = None) -> None:
+        """New records of `kinds` were queued (None: anything may have changed)."""
+        for kind in _KINDS if kinds is None else kinds:
+            cursor = self._cursors[kind]
+            cursor.version += 1
+            cursor.exhausted = False
+        if kinds is None:
+            self._rewind_needed = True
+        self._wake.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is queued, in flight or unsettled; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._outbox.counts().queued and not self._in_flight and not self.unsettled():
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            if self._dest is None:
+                await self._wait(None)
+                continue
+            now = time.monotonic()
+            if self._pause_until > now:
+                await self._wait(self._pause_until - now)
+                continue
+            if self._rewind_needed:
+                self._rewind()
+            await self.window.wait_room()
+            record = await self._next()
+            if self._dest is None or self._rewind_needed:
+                continue  # reconfigured meanwhile; the rewind brings `record` back
+            if record is None:
+                due = min(self._deferred.values(), default=None)
+                if due is not None and due <= time.monotonic():
+                    self._rewind_needed = True  # a deferred refusal may be retried now
+                    continue
+                await self._wait(None if due is None else due - time.monotonic())
+                continue
+            self.window.take()
+            self._in_flight.add(record.seq)
+            task = asyncio.create_task(self._deliver(record, self._dest))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _wait(self, timeout: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    def _rewind(self) -> None:
+        self._rewind_needed = False
+        for cursor in self._cursors.values():
+            cursor.after_seq = 0
+            cursor.buffer.clear()
+            cursor.exhausted = False
+
+    async def _next(self) -> StoredRecord | None:
+        now = time.monotonic()
+        for kind in _KINDS:
+            cursor = self._cursors[kind]
+            while True:
+                if not cursor.buffer:
+                    if cursor.exhausted:
+                        break
+                    await self._refill(kind, cursor)
+                    if not cursor.buffer:
+                        break
+                record = cursor.buffer.popleft()
+                seq = record.seq
+                if seq in self._in_flight or seq in self._acked:
+                    continue
+                due = self._deferred.get(seq)
+                if due is not None:
+                    if due > now:
+                        continue
+                    del self._deferred[seq]
+                return record
+        return None
+
+    async def _refill(self, kind: int, cursor: _Cursor) -> None:
+        version, gen = cursor.version, self._flush_gen
+        page = await self._store.call(self._outbox.peek, kind, cursor.after_seq, self._page_size)
+        if page:
+            cursor.after_seq = page[-1].seq
+            cursor.buffer.extend(page)
+        cursor.read_gen = gen
+        cursor.exhausted = len(page) < self._page_size and cursor.version == version
+        self._prune_acked()
+
+    def _prune_acked(self) -> None:
+        # A committed delete's seqs can be forgotten once no buffered page predates it.
+        live = [c.read_gen for c in self._cursors.values() if c.buffer]
+        bound = min(live) if live else self._flush_gen
+        stale = [seq for seq, gen in self._acked.items() if 0 < gen <= bound]
+        for seq in stale:
+            del self._acked[seq]
+
+    # -- one record --------------------------------------------------------------------
+
+    async def _deliver(self, record: StoredRecord, dest: Destination) -> None:
+        assert self._session is not None
+        try:
+            attempt = await post_record(self._session, dest, record.key, record.body)
+        finally:
+            self.window.release()
+            self._in_flight.discard(record.seq)
+        outcome = attempt.verdict.outcome
+        if outcome is Outcome.DELIVERED:
+            self._on_delivered(record, attempt)
+        elif outcome is Outcome.REFUSED:
+            self.window.record(attempt.rtt, True)  # the receiver coped; not congestion
+            await self._on_refused(record, attempt.verdict.reason)
+        else:
+            self.window.record(attempt.rtt, False)
+            self._rewind_needed = True  # resume from the oldest queued record
+            self._failed(attempt.verdict.reason, pause=True)
+        self._wake.set()
+
+    def _on_delivered(self, record: StoredRecord, attempt: Attempt) -> None:
+        self.window.record(attempt.rtt, True)
+        self._successes += 1
+        self._backoff.reset()
+        self._refused_since.pop(record.seq, None)
+        stats = self.stats
+        stats.last_error = None
+        stats.acknowledged += 1
+        now = now_ms()
+        stats.last_delivery_at = now
+        stats.rtt_sum += attempt.rtt
+        stats.latency_sum += max(0, now - record.accepted_at) / 1000
+        self._acked[record.seq] = 0
+        self._unsettled[record.kind] += 1
+        self._ack_pending.append(record)
+        self._ack_wake.set()
+
+    async def _on_refused(self, record: StoredRecord, reason: str) -> None:
+        seq = record.seq
+        since = self._refused_since.setdefault(seq, self._successes)
+        attempts = await self._store.call(self._outbox.note_refusal, seq, reason)
+        if attempts == 0:  # evicted meanwhile
+            self._refused_since.pop(seq, None)
+            return
+        if attempts >= self._max_refusals and self._successes > since:
+            # Refused again and again while other records got through: this record is the
+            # problem. Keep it aside so it cannot block the queue.
+            self._refused_since.pop(seq, None)
+            if await self._store.call(self._outbox.set_aside, seq, reason):
+                self.stats.set_aside += 1
+                log.warning("set aside %s after %d refusals: %s", record.key, attempts, reason)
+            return
+        self._deferred[seq] = time.monotonic() + self._refusal_backoff.delay_for(attempts)
+        # Back off only when nothing got through since the last failure: then the receiver
+        # may be refusing everything (a wrong path answering 404), not just this record.
+        self._failed(reason, pause=self._successes == self._successes_at_failure)
+
+    def _failed(self, reason: str, *, pause: bool) -> None:
+        self.stats.last_error = reason
+        self.stats.last_error_at = now_ms()
+        self._successes_at_failure = self._successes
+        now = time.monotonic()
+        if pause and self._pause_until <= now:
+            delay = self._backoff.next_delay()
+            self._pause_until = now + delay
+            log.info("delivery failed (%s); retrying in %.2f s", reason, delay)
+
+    # -- batched deletes ---------------------------------------------------------------
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._ack_wake.wait()
+            self._ack_wake.clear()
+            if len(self._ack_pending) < self._ack_batch:
+                await asyncio.sleep(self._ack_delay)  # let a few more acks join the batch
+            try:
+                await self._flush()
+            except Exception:  # keep flushing later batches; these records are re-sent
+                log.exception("could not delete acknowledged records from the outbox")
+
+    async def _flush(self) -> None:
+        batch, self._ack_pending = self._ack_pending, []
+        if not batch:
+            return
+        self._flush_gen += 1
+        for record in batch:
+            self._acked[record.seq] = self._flush_gen
+        try:
+            await self._store.call(self._outbox.ack, [r.seq for r in batch])
+        finally:
+            for record in batch:
+                self._unsettled[record.kind] -= 1

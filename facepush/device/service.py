@@ -1,0 +1,296 @@
+"""PushService: one terminal's push service, embeddable without the HTTP intake.
+
+    service = PushService(data_dir="/var/lib/facepush")
+    await service.start()
+    await service.record({"type": 0, "data": {...}})   # returns once the record is on disk
+    await service.stop()
+
+Guarantees (docs/device.md says them in full): when `record()` returns, the records are
+committed to the outbox (SQLite, WAL, synchronous=FULL) and survive a crash; a record is
+removed only after the receiver acknowledged it, so a crash may re-send (never lose) a
+record; records are evicted only by the cache cap, counted and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from facepush.device.backoff import Backoff
+from facepush.device.config import DataDir
+from facepush.device.delivery import Deliverer
+from facepush.device.errors import NotRunningError
+from facepush.device.intake import Handed, prepare
+from facepush.device.memory_outbox import MemoryOutbox
+from facepush.device.outbox import ALARM, Outbox, WhenFull
+from facepush.device.sender import Destination
+from facepush.device.sqlite_outbox import SQLiteOutbox
+from facepush.device.store import StoreRunner
+from facepush.protocol.jsontext import parse_json
+from facepush.protocol.models import Subscription
+from facepush.protocol.signing import parse_secret
+from facepush.protocol.subscription import apply_update
+from facepush.protocol.times import now_ms
+from facepush.tls import client_context
+
+log = logging.getLogger("facepush.device")
+WARN_AT, REARM_AT = 0.8, 0.7  # cache fill ratios for the warning
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    accepted: int  # committed to the outbox
+    evicted: int  # older records evicted to make room (drop-oldest)
+    skipped: int  # not queued because push is disabled or unconfigured (ruling 9)
+
+
+class PushService:
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        outbox: Outbox | None = None,
+        sn: str | None = None,
+        cache_limit: int = 50_000,
+        when_full: WhenFull | str = WhenFull.DROP_OLDEST,
+        window: int | None = None,
+        ca: str | Path | None = None,
+        insecure: bool = False,
+        signing_secret: str | None = None,
+        timeout: float = 10.0,
+        max_refusals: int = 5,
+        backoff: Backoff | None = None,
+        refusal_backoff: Backoff | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if cache_limit < 1:
+            raise ValueError(f"cache_limit must be at least 1, got {cache_limit}")
+        if window is not None and not 1 <= window <= 1024:
+            raise ValueError(f"window must be from 1 to 1024, got {window}")
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.sn = sn
+        self.cache_limit = outbox.limit if outbox is not None else cache_limit
+        self.when_full = WhenFull(when_full)
+        self._given_outbox = outbox
+        self._window = window
+        self._trust = client_context(ca, insecure) if (ca or insecure) else None
+        self._signing_key = parse_secret(signing_secret) if signing_secret else None
+        self._timeout = timeout
+        self._max_refusals = max_refusals
+        self._backoff = backoff
+        self._refusal_backoff = refusal_backoff
+        self._session = session
+        self._dir: DataDir | None = None
+        self._store: StoreRunner | None = None
+        self._deliverer: Deliverer | None = None
+        self._subscription: Subscription | None = None
+        self._warned_full = False
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        outbox = self._given_outbox
+        if self.data_dir is not None:
+            self._dir = DataDir(self.data_dir)
+            try:
+                self._subscription = self._dir.load_subscription()
+                if outbox is None:
+                    outbox = SQLiteOutbox(self._dir.outbox_path, self.cache_limit, self.when_full)
+            except BaseException:
+                self._dir.close()
+                raise
+        if outbox is None:
+            outbox = MemoryOutbox(self.cache_limit, self.when_full)
+        self._store = StoreRunner(outbox)
+        self._deliverer = Deliverer(
+            self._store,
+            self._destination(),
+            window=self._window,
+            session=self._session,
+            backoff=self._backoff,
+            refusal_backoff=self._refusal_backoff,
+            max_refusals=self._max_refusals,
+        )
+        await self._deliverer.start()
+        counts = outbox.counts()
+        log.info(
+            "push service started: %d records queued, %d set aside, cache limit %d",
+            counts.queued,
+            counts.set_aside,
+            self.cache_limit,
+        )
+
+    async def stop(self) -> None:
+        if self._deliverer is not None:
+            await self._deliverer.stop()
+            self._deliverer = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+        if self._dir is not None:
+            self._dir.close()
+            self._dir = None
+
+    async def __aenter__(self) -> PushService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def deliverer(self) -> Deliverer:
+        if self._deliverer is None:
+            raise NotRunningError()
+        return self._deliverer
+
+    @property
+    def store(self) -> StoreRunner:
+        if self._store is None:
+            raise NotRunningError()
+        return self._store
+
+    @property
+    def jwt_key(self) -> bytes | None:
+        """The persistent token key in the data directory (None without one)."""
+        return self._dir.jwt_key() if self._dir is not None else None
+
+    # -- intake -------------------------------------------------------------------------
+
+    async def record(self, handed: Handed) -> RecordResult:
+        """Cache one envelope (dict, JSON bytes or text) or a list of them for push.
+
+        Returns after the records are durably committed. Raises DecodeError (naming the
+        field) for a bad record, CacheFullError with `refuse-newest` and a full cache,
+        BatchTooLargeError; in each case nothing is stored.
+        """
+        store, deliverer = self.store, self.deliverer
+        records = prepare(handed, self.sn)
+        sub = self._subscription
+        if sub is None or not sub.enabled:
+            return RecordResult(0, 0, len(records))
+        result = await store.call(store.outbox.add, records, now_ms())
+        deliverer.notify({r.kind for r in records})
+        if result.evicted:
+            shown = ", ".join(e.key for e in result.evicted[:5])
+            more = f" and {len(result.evicted) - 5} more" if len(result.evicted) > 5 else ""
+            log.warning(
+                "cache full (%d): evicted %d oldest record(s): %s%s",
+                self.cache_limit,
+                len(result.evicted),
+                shown,
+                more,
+            )
+        self._watch_fill(result.cached)
+        return RecordResult(len(result.seqs), len(result.evicted), 0)
+
+    def _watch_fill(self, cached: int) -> None:
+        if cached >= WARN_AT * self.cache_limit and not self._warned_full:
+            self._warned_full = True
+            log.warning(
+                "cache is %d%% full (%d of %d records): the receiver is not keeping up or "
+                "is unreachable (see GET /push/status)",
+                100 * cached // self.cache_limit,
+                cached,
+                self.cache_limit,
+            )
+        elif cached < REARM_AT * self.cache_limit:
+            self._warned_full = False
+
+    # -- configuration ------------------------------------------------------------------
+
+    @property
+    def subscription(self) -> Subscription | None:
+        return self._subscription
+
+    async def subscribe(self, body: Any) -> Subscription:
+        """Apply a `/v1/event/subscribe` body; raises ConfigError naming the field, and
+        then nothing changes. Persisted before it takes effect."""
+        deliverer = self.deliverer
+        updated = apply_update(self._subscription, body)
+        if self._dir is not None:
+            await asyncio.to_thread(self._dir.save_subscription, updated)
+        self._subscription = updated
+        deliverer.set_destination(self._destination())
+        log.info("push configuration: %s, enabled=%s", updated.event_dest, updated.enabled)
+        return updated
+
+    def _destination(self) -> Destination | None:
+        sub = self._subscription
+        if sub is None or not sub.enabled:
+            return None
+        return Destination(
+            url=sub.event_dest,
+            ssl=self._trust,
+            signing_key=self._signing_key,
+            timeout=self._timeout,
+        )
+
+    # -- set-aside ----------------------------------------------------------------------
+
+    async def set_aside(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Set-aside records in seq order, each as handed over plus why and how often."""
+        store = self.store
+        rows = await store.call(store.outbox.list_set_aside, after, limit)
+        return [
+            {
+                "id": r.seq,
+                "key": r.key,
+                "type": r.kind,
+                "record": parse_json(r.body),
+                "reason": r.reason,
+                "attempts": r.attempts,
+                "accepted_at": r.accepted_at,
+            }
+            for r in rows
+        ]
+
+    async def replay(self, ids: list[int] | None = None) -> int:
+        """Queue set-aside records again (all, or those with these ids); returns how many."""
+        store, deliverer = self.store, self.deliverer
+        count = await store.call(store.outbox.replay, ids)
+        deliverer.notify(None)
+        return count
+
+    # -- observation --------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        deliverer = self.deliverer
+        counts = self.store.outbox.counts()
+        sub = self._subscription
+        if sub is None:
+            state = "unconfigured"
+        elif not sub.enabled:
+            state = "disabled"
+        else:
+            state = "offline" if deliverer.failing else "online"
+        stats = deliverer.stats
+        acked = stats.acknowledged
+        return {
+            "state": state,
+            "queued": counts.queued - deliverer.unsettled(),
+            "queued_alarms": counts.queued_alarms - deliverer.unsettled(ALARM),
+            "delivered": counts.delivered + deliverer.unsettled(),
+            "evicted": counts.evicted,
+            "set_aside": counts.set_aside,
+            "cached": counts.cached,
+            "cache_limit": self.cache_limit,
+            "window": deliverer.window.limit,
+            "in_flight": deliverer.in_flight,
+            "last_error": stats.last_error,
+            "last_error_at": stats.last_error_at,
+            "last_delivery_at": stats.last_delivery_at,
+            "latency_ms": round(1000 * stats.latency_sum / acked, 1) if acked else None,
+            "rtt_ms": round(1000 * stats.rtt_sum / acked, 2) if acked else None,
+            "event_dest": sub.event_dest if sub else None,
+            "sn": self.sn,
+        }
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued record is acknowledged; False after `timeout` seconds."""
+        return await self.deliverer.wait_idle(timeout)
