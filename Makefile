@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/facepush receiver serve --data ./var/receiver
+	$(BIN)/facepush demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check facepush tests bench

@@ -200,4 +200,60 @@ def simulate(
         raise SystemExit(1)
 
 
-COMMANDS = [subscribe, subscription, simulate]
+@click.command()
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="HOST:PORT of the receiver (port 0 picks a free one).",
+)
+@click.option("--terminals", type=click.IntRange(1, 50), default=2, show_default=True)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Records per second per terminal.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Where the demo keeps its state.",
+)
+@click.option("--images/--no-images", default=True, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+def demo(
+    listen: str,
+    terminals: int,
+    rate: float,
+    data_dir: Path,
+    images: bool,
+    seed: int,
+    duration: float | None,
+) -> None:
+    """The whole system on one machine: a receiver, emulated terminals, live traffic."""
+    from facepush.tools.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        listen=listen,
+        terminals=terminals,
+        rate=rate,
+        data_dir=data_dir,
+        images=images,
+        seed=seed,
+        duration=duration,
+    )
+    run(run_demo(options, say=lambda text: click.echo(text)))
+    click.echo("facepush demo stopped")
+
+
+COMMANDS = [subscribe, subscription, simulate, demo]
