@@ -12,6 +12,7 @@ Basic with `auth="basic"`), trusts a private CA with `ca=` or skips verification
 
 from __future__ import annotations
 
+import base64
 import ssl
 import time
 from types import TracebackType
@@ -185,8 +186,8 @@ class TerminalClient:
         if not self.username:
             return {}
         if self.auth == "basic":
-            basic = aiohttp.BasicAuth(self.username, self.password or "")
-            return {"Authorization": basic.encode()}
+            pair = f"{self.username}:{self.password or ''}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         if self._token is None or time.monotonic() > self._token_expires - RENEW_BEFORE_S:
             await self.login()
         return {"Authorization": f"Bearer {self._token}"}
