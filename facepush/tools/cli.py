@@ -256,4 +256,120 @@ def demo(
     click.echo("facepush demo stopped")
 
 
-COMMANDS = [subscribe, subscription, simulate, demo]
+@click.command()
+@click.argument("push_url")
+@click.option(
+    "--devices",
+    type=click.IntRange(1, 5000),
+    default=10,
+    show_default=True,
+    help="Terminals to emulate.",
+)
+@click.option(
+    "--backlog",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Records each terminal holds when the fleet comes online.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Live records per second per terminal, during --duration.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds of live traffic.",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Records in flight per terminal (adaptive when not given).",
+)
+@click.option("--images/--no-images", default=False, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the reply to one push.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Give up when not everything is acknowledged after this many seconds.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def fleet(
+    push_url: str,
+    devices: int,
+    backlog: int,
+    rate: float,
+    duration: float,
+    window: int | None,
+    images: bool,
+    seed: int,
+    timeout: float,
+    deadline: float,
+    as_json: bool,
+) -> None:
+    """Emulate many terminals pushing to a receiver's PUSH_URL (e.g. http://host:8080/Record)."""
+    from facepush.protocol.subscription import validate_dest
+    from facepush.tools.fleet import Fleet, FleetOptions, run_fleet
+
+    try:
+        validate_dest(push_url)
+    except FacepushError as exc:
+        raise click.BadParameter(str(exc), param_hint="PUSH_URL") from None
+    options = FleetOptions(
+        push_url=push_url,
+        devices=devices,
+        backlog=backlog,
+        rate=rate,
+        duration=duration,
+        window=window,
+        images=images,
+        seed=seed,
+        timeout=timeout,
+        deadline=deadline,
+    )
+    tty = sys.stderr.isatty()
+
+    def progress(state: Fleet) -> None:
+        line = (
+            f"acknowledged {state.acknowledged():,}/{state.report.records:,}  "
+            f"queued {state.queued():,}  requests {state.report.sent:,}"
+        )
+        click.echo(("\r" + line) if tty else line, err=True, nl=not tty)
+
+    report = run(run_fleet(options, None if as_json else progress))
+    if tty and not as_json:
+        click.echo("", err=True)
+    summary = report.summary()
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        lat = summary["latency_ms"]
+        click.echo(
+            f"{report.devices} terminals, {report.records:,} records: "
+            f"{report.acknowledged:,} acknowledged, {report.sent:,} requests sent, "
+            f"{report.retried:,} retried, {report.set_aside} set aside, "
+            f"in {report.seconds:.1f} s ({report.throughput:,.0f} records/s); "
+            f"latency p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, "
+            f"max {lat['max']} ms"
+        )
+    if not report.complete:
+        click.echo(f"error: not every record was acknowledged within {deadline:g} s", err=True)
+        raise SystemExit(1)
+
+
+COMMANDS = [subscribe, subscription, simulate, fleet, demo]

@@ -1,0 +1,156 @@
+"""`facepush fleet` against a real receiver, counting every record on both sides, and
+`facepush demo` from start to a clean stop."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from facepush.cli import main
+from tests.support import Process, free_port, wait_http
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    process = Process(
+        ["receiver", "serve", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path / "rcv")],
+        tmp_path / "receiver.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/healthz", timeout=20)
+        yield url
+    finally:
+        process.stop()
+
+
+def test_fleet_delivers_every_record_exactly_once(receiver: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "fleet",
+            receiver + "/Record",
+            "--devices",
+            "20",
+            "--backlog",
+            "60",
+            "--rate",
+            "5",
+            "--duration",
+            "1",
+            "--seed",
+            "4",
+            "--json",
+            "--deadline",
+            "120",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    live = report["records"] - 20 * 60
+    assert 20 * 5 <= live <= 20 * 6  # five or six live records per terminal in one second
+    assert report["acknowledged"] == report["records"]
+    assert report["set_aside"] == 0 and report["complete"] is True
+    assert report["sent"] == report["acknowledged"] + report["retried"]
+    stats = _get(receiver + "/api/stats")["data"]
+    assert stats["recognitions"] + stats["alarms"] == report["records"]
+    assert stats["duplicates"] == 0
+    assert stats["devices"] == 20
+    assert report["latency_ms"]["p50"] <= report["latency_ms"]["p99"] <= report["latency_ms"]["max"]
+
+
+def test_fleet_reports_failure_when_the_receiver_is_gone() -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "fleet",
+            f"http://127.0.0.1:{free_port()}/Record",
+            "--devices",
+            "2",
+            "--backlog",
+            "3",
+            "--deadline",
+            "2",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["acknowledged"] == 0 and report["complete"] is False
+    assert report["retried"] == report["sent"] > 0
+    assert "not every record was acknowledged within 2 s" in result.stderr
+
+
+def test_fleet_refuses_a_bad_push_url() -> None:
+    result = CliRunner().invoke(main, ["fleet", "ftp://h/Record"])
+    assert result.exit_code == 2 and "event_dest: must be an http or https URL" in result.stderr
+
+
+def test_demo_starts_feeds_and_stops_cleanly(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facepush",
+            "demo",
+            "--listen",
+            f"127.0.0.1:{free_port()}",
+            "--data",
+            str(tmp_path),
+            "--rate",
+            "10",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = _read_until(demo, "Press Ctrl-C to stop", timeout=60)
+        base = re.search(r"dashboard\s+(\S+)/\n", lines)
+        terminals = re.findall(r"terminal\s+(\S+)/push/status", lines)
+        assert base and len(terminals) == 2, lines
+        deadline = time.monotonic() + 30
+        stats: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            stats = _get(base.group(1) + "/api/stats")["data"]
+            if stats["recognitions"] >= 20 and stats["devices"] == 2:
+                break
+            time.sleep(0.2)
+        assert stats["recognitions"] >= 20 and stats["devices"] == 2, stats
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(timeout=10)
+    assert demo.returncode == 0, err
+    assert "facepush demo stopped" in out
+    for url in [base.group(1), *terminals]:  # every child is gone
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url + "/healthz", timeout=2)
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    assert process.stdout is not None
+    text, deadline = "", time.monotonic() + timeout
+    while marker not in text and time.monotonic() < deadline and process.poll() is None:
+        text += process.stdout.readline()
+    assert marker in text, text + (process.stderr.read() if process.stderr else "")
+    return text
