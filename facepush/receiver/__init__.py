@@ -12,7 +12,10 @@ from facepush.receiver.config import ReceiverConfig
 from facepush.receiver.store import EventFilter, Incoming, Outcome, Refused, Store
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from aiohttp import web
+    from aiohttp.typedefs import Middleware
 
 __all__ = [
     "EventFilter",
@@ -26,8 +29,12 @@ __all__ = [
 ]
 
 
-def create_app(config: ReceiverConfig, store: Store | None = None) -> web.Application:
+def create_app(
+    config: ReceiverConfig,
+    store: Store | None = None,
+    middlewares: Sequence[Middleware] = (),
+) -> web.Application:
     """The receiver's aiohttp application (see facepush.receiver.app)."""
     from facepush.receiver.app import create_app as create
 
-    return create(config, store)
+    return create(config, store, middlewares)

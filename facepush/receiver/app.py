@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -38,9 +38,14 @@ CONFIG = web.AppKey("facepush.receiver.config", ReceiverConfig)
 _DAY_MS = 86_400_000
 
 
-def create_app(config: ReceiverConfig, store: Store | None = None) -> web.Application:
+def create_app(
+    config: ReceiverConfig,
+    store: Store | None = None,
+    middlewares: Sequence[Middleware] = (),
+) -> web.Application:
     """The receiver app. Without `store`, opens (and migrates) `config.db_url` and closes it
-    on cleanup; a given store stays open (the caller owns it)."""
+    on cleanup; a given store stays open (the caller owns it). `middlewares` run outside the
+    receiver's own (e.g. fault injection on the push path)."""
     signing_key = None
     if config.signing_secret is not None:
         try:
@@ -59,24 +64,28 @@ def create_app(config: ReceiverConfig, store: Store | None = None) -> web.Applic
         PushSettings(config.max_body, int(config.late_after_s * 1000), signing_key),
     )
 
-    middlewares: list[Middleware] = [api_errors]
+    chain: list[Middleware] = [*middlewares]
     if config.token is not None:
-        open_paths = frozenset({config.push_path, "/healthz"})
-        middlewares.insert(0, token_middleware(config.token, open_paths))
+        chain.append(token_middleware(config.token, frozenset({config.push_path, "/healthz"})))
+    chain.append(api_errors)
     # The push handler enforces max_body itself (413 + quarantine); aiohttp's own limit only
     # has to stay out of its way.
-    app = web.Application(middlewares=middlewares, client_max_size=config.max_body + 1)
+    app = web.Application(middlewares=chain, client_max_size=config.max_body + 1)
     app[STORE], app[WRITER], app[METRICS], app[BROADCASTER] = store, writer, metrics, broadcaster
     app[CONFIG] = config
 
-    app.router.add_post(config.push_path, push)
+    app.router.add_post(config.push_path, push.handle)
     app.router.add_get("/api/events", queries.events)
     app.router.add_get("/api/events/{key:.+}", queries.event)
     app.router.add_get("/api/stats", queries.stats)
     app.router.add_get("/api/devices", queries.devices)
     app.router.add_get("/api/alarms", queries.alarms)
     app.router.add_get("/api/quarantine", queries.quarantine)
-    app.router.add_get("/api/export.csv", partial(export_csv, queries))
+
+    async def export(request: web.Request) -> web.StreamResponse:
+        return await export_csv(queries, request)
+
+    app.router.add_get("/api/export.csv", export)
     app.router.add_get("/api/images/{id}", queries.image)
     app.router.add_get("/api/stream", broadcaster.handle)
     app.router.add_get("/metrics", queries.metrics_text)

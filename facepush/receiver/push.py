@@ -43,7 +43,7 @@ class PushHandler:
         self.metrics = metrics
         self.settings = settings
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         self.metrics.received += 1
         try:

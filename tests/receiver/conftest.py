@@ -1,0 +1,77 @@
+"""Fixtures of the receiver tests. `backend` runs a test on SQLite and on the real
+PostgreSQL server, each test in a fresh SQLite file or a fresh PostgreSQL schema."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from facepush.receiver import Store, open_store
+from tests.receiver.helpers import Running, configured, running
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def fresh_pg_url(pg_dsn: str) -> tuple[str, str]:
+    schema = f"fp_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in pg_dsn else "?"
+    return f"{pg_dsn}{sep}schema={schema}", schema
+
+
+def drop_schema(pg_dsn: str, schema: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, pg_dsn: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'receiver.sqlite3'}"
+        return
+    url, schema = fresh_pg_url(pg_dsn)
+    try:
+        yield url
+    finally:
+        drop_schema(pg_dsn, schema)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'receiver.sqlite3'}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    opened = open_store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+Serve = Callable[..., Awaitable[Running]]
+
+
+@pytest.fixture
+async def serve(store: Store) -> AsyncIterator[Serve]:
+    """Start an in-process receiver on the test's store: `await serve(token=..., ...)`."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**overrides: Any) -> Running:
+            return await stack.enter_async_context(
+                running(configured(store.url, **overrides), store)
+            )
+
+        yield start

@@ -1,0 +1,145 @@
+"""The token, the loopback default and Standard Webhooks signatures (backend-independent:
+run on SQLite)."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from facepush.receiver import Store
+from facepush.receiver.config import check_bind
+from facepush.receiver.errors import ReceiverConfigError
+from tests.receiver.conftest import Serve
+from tests.receiver.helpers import body, recognition
+
+SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-0123456789ab").decode()
+PROTECTED = [
+    "/api/events",
+    "/api/events/r:x",
+    "/api/stats",
+    "/api/devices",
+    "/api/alarms",
+    "/api/quarantine",
+    "/api/export.csv",
+    "/api/images/" + "0" * 64,
+    "/api/stream",
+    "/metrics",
+    "/openapi.yaml",
+    "/",
+]
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+async def test_token_protects_everything_but_push_and_health(serve: Serve) -> None:
+    rx = await serve(token="s3cret")
+    for path in PROTECTED:
+        async with rx.session.get(rx.url + path) as resp:
+            assert resp.status == 401, path
+            reply = await resp.json()
+            assert reply["code"] == 401 and "token" in reply["msg"]
+        async with rx.session.get(rx.url + path, headers={"Authorization": "Bearer nope"}) as r:
+            assert r.status == 401, path
+    assert (await rx.push(recognition("open")))[0] == 200  # the terminal needs no token
+    async with rx.session.get(rx.url + "/healthz") as resp:
+        assert resp.status == 200
+    good = {"Authorization": "Bearer s3cret"}
+    async with rx.session.get(rx.url + "/api/events/r:open", headers=good) as resp:
+        assert resp.status == 200 and (await resp.json())["data"]["uuid"] == "open"
+    async with rx.session.get(rx.url + "/api/stats", params={"token": "s3cret"}) as resp:
+        assert resp.status == 200
+        assert resp.cookies["facepush_token"].value == "s3cret"
+
+
+async def test_query_token_sets_a_cookie_for_the_browser(serve: Serve) -> None:
+    rx = await serve(token="s3cret")
+    # Like a browser: a cookie jar that also keeps cookies of an IP address.
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+        async with browser.get(rx.url + "/", params={"token": "s3cret"}) as resp:
+            assert resp.status == 200
+        for path in ("/api/stats", "/api/events"):
+            async with browser.get(rx.url + path) as resp:
+                assert resp.status == 200, path
+
+
+async def test_without_token_the_api_is_open_on_loopback(serve: Serve) -> None:
+    rx = await serve()
+    for path in ("/api/stats", "/metrics", "/openapi.yaml"):
+        async with rx.session.get(rx.url + path) as resp:
+            assert resp.status == 200, path
+
+
+def test_non_loopback_needs_a_token_or_an_explicit_flag() -> None:
+    for host in ("127.0.0.1", "::1", "localhost"):
+        check_bind(host, None, False)
+    with pytest.raises(ReceiverConfigError, match="without --token"):
+        check_bind("0.0.0.0", None, False)
+    with pytest.raises(ReceiverConfigError, match="without --token"):
+        check_bind("192.0.2.10", None, False)
+    check_bind("0.0.0.0", "t", False)
+    check_bind("0.0.0.0", None, True)
+
+
+def test_cli_refuses_a_public_address_without_token(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "facepush", "receiver", "serve", "--listen", "0.0.0.0:0"]
+        + ["--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "refusing to listen on 0.0.0.0 without --token" in result.stderr
+    assert "listening" not in result.stdout
+
+
+async def test_reference_library_signatures_are_accepted(serve: Serve, store: Store) -> None:
+    rx = await serve(signing_secret=SECRET)
+    raw = body(recognition("signed"))
+    now = datetime.now(tz=UTC)
+    headers = {
+        "webhook-id": "r:signed",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(SECRET).sign("r:signed", now, raw.decode()),
+    }
+    status, reply = await rx.push(raw, headers)
+    assert (status, reply["code"]) == (200, 200)
+
+    unsigned = body(recognition("unsigned"))
+    status, reply = await rx.push(unsigned)
+    assert status == 401 and reply["code"] == 401
+    assert reply["msg"] == "signature: missing webhook-id header (the push is not signed)"
+
+    forged = {**headers, "webhook-id": "r:other"}
+    other = body(recognition("other"))
+    status, reply = await rx.push(other, forged)
+    assert status == 401 and "does not match" in reply["msg"]
+
+    wrong = Webhook("whsec_" + base64.b64encode(b"another-secret-0123456789abcdef").decode())
+    headers_wrong = {**headers, "webhook-signature": wrong.sign("r:signed", now, raw.decode())}
+    status, reply = await rx.push(raw, headers_wrong)
+    assert status == 401 and "does not match" in reply["msg"]
+
+    kept = store.quarantine(None, 10)
+    assert sorted(r.body for r in kept) == sorted([unsigned, other, raw])
+    assert all(r.error.startswith("signature: ") for r in kept)
+    assert store.stats()["recognitions"] == 1
+
+
+async def test_an_unusable_signing_secret_is_refused_at_start(store: Store) -> None:
+    from facepush.receiver import create_app
+    from tests.receiver.helpers import configured
+
+    with pytest.raises(ReceiverConfigError, match="--signing-secret"):
+        create_app(configured(store.url, signing_secret="whsec_"), store)

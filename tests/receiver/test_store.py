@@ -1,0 +1,153 @@
+"""The storage interface, one suite run against both backends."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+
+from facepush.protocol import decode_push
+from facepush.receiver import EventFilter, Outcome, Refused, Store, open_store
+from facepush.receiver.errors import ReceiverConfigError
+from facepush.receiver.records import incoming
+from facepush.receiver.store import Incoming
+from tests.receiver.helpers import alarm, body, jpeg, recognition
+
+
+def make(
+    record: dict[str, object], received_at: int = 1_000, late_after_ms: int = 300_000
+) -> Incoming:
+    return incoming(
+        decode_push(body(record)),
+        source="127.0.0.1",
+        received_at=received_at,
+        late_after_ms=late_after_ms,
+    )
+
+
+def test_schema_is_versioned_and_migrating_twice_is_harmless(store: Store) -> None:
+    assert store.schema_version() == 1
+    assert store.migrate() == 1
+    again = open_store(store.url)
+    try:
+        assert again.schema_version() == 1
+    finally:
+        again.close()
+
+
+def test_a_newer_schema_is_refused(store: Store, backend: str, pg_dsn: str) -> None:
+    statement = "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)"
+    if backend == "sqlite":
+        with sqlite3.connect(store.url.removeprefix("sqlite:///")) as conn:
+            conn.execute(statement)
+    else:
+        schema = store.url.rsplit("schema=", 1)[1]
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{schema}"')
+            conn.execute(statement)
+    with pytest.raises(ReceiverConfigError, match="schema version 99"):
+        open_store(store.url)
+
+
+def test_ingest_stores_once_and_counts_duplicates(store: Store) -> None:
+    first, second = make(recognition("u-1")), make(recognition("u-2"))
+    again = make(recognition("u-1"))
+    outcomes = store.ingest([first, second, again])
+    assert outcomes == [Outcome.STORED, Outcome.STORED, Outcome.DUPLICATE]
+    assert store.ingest([make(recognition("u-2"))]) == [Outcome.DUPLICATE]
+    stats = store.stats()
+    assert (stats["recognitions"], stats["alarms"], stats["duplicates"]) == (2, 0, 2)
+    assert stats["devices"] == 1
+
+
+def test_alarm_identity_is_trace_status_and_time(store: Store) -> None:
+    reports = [alarm("T-1", 1, 1_700_000_000_000), alarm("T-1", 3, 1_700_000_060_000)]
+    assert store.ingest([make(r) for r in reports]) == [Outcome.STORED, Outcome.STORED]
+    assert store.ingest([make(reports[0])]) == [Outcome.DUPLICATE]
+    assert store.stats()["alarms"] == 2
+
+
+def test_refused_pushes_are_quarantined_with_the_raw_body(store: Store) -> None:
+    raw = b'{"type": 7, "data": {}}\x00\xff'
+    outcomes = store.ingest([Refused(5, "10.0.0.9", "type: unknown event type 7", raw, False)])
+    assert outcomes == [Outcome.QUARANTINED]
+    (row,) = store.quarantine(None, 10)
+    assert (row.body, row.error, row.source, row.truncated) == (
+        raw,
+        "type: unknown event type 7",
+        "10.0.0.9",
+        False,
+    )
+    assert store.stats()["quarantined"] == 1
+
+
+def test_images_are_content_addressed_and_stored_once(store: Store) -> None:
+    photo = jpeg(1)
+    items = [make(recognition(image=photo)), make(recognition(image=photo))]
+    items.append(make(alarm("T-9", 1, photo=photo)))
+    store.ingest(items)
+    assert store.stats()["images"] == 1
+    assert {i.image_id for i in items} == {items[0].image_id}
+    assert store.image(items[0].image_id or "") == photo
+
+
+def test_purge_drops_old_images_and_keeps_the_records(store: Store) -> None:
+    old, new = (
+        make(recognition("old", image=jpeg(1)), 1_000),
+        make(recognition("new", image=jpeg(2)), 9_000),
+    )
+    store.ingest([old, new])
+    assert store.purge_images(5_000, "purged: test") == 1
+    assert store.image(old.image_id or "") is None
+    assert store.image(new.image_id or "") == jpeg(2)
+    kept = store.event(old.key)
+    assert kept is not None and kept.image_id is None and kept.image_flag == "purged: test"
+    assert store.stats()["recognitions"] == 2
+
+
+def test_filters_and_keyset_paging(store: Store) -> None:
+    items = [
+        make(
+            recognition(
+                f"u-{i}",
+                device=f"D{i % 2}",
+                user_id=str(i % 3),
+                passed=i % 2 == 0,
+                timestamp=1_700_000_000 + i,
+            )
+        )
+        for i in range(30)
+    ]
+    store.ingest(items)
+    rows = store.events(EventFilter(device="D1"), None, 100)
+    assert len(rows) == 15 and all(r.device == "D1" for r in rows)
+    assert [r.id for r in rows] == sorted((r.id for r in rows), reverse=True)
+    assert len(store.events(EventFilter(user_id="0", passed=True), None, 100)) == 5
+    window = EventFilter(since=1_700_000_010_000, until=1_700_000_019_000)
+    assert len(store.events(window, None, 100)) == 10
+    page1 = store.events(EventFilter(), None, 12)
+    page2 = store.events(EventFilter(), page1[-1].id, 12)
+    assert not {r.key for r in page1} & {r.key for r in page2}
+    assert len(store.events(EventFilter(type=1), None, 100)) == 0
+
+
+def test_alarm_lifecycle_open_first(store: Store) -> None:
+    t = 1_700_000_000_000
+    store.ingest(
+        [
+            make(r)
+            for r in (
+                alarm("closed", 1, t),
+                alarm("closed", 3, t + 10),
+                alarm("failing", 1, t + 1),
+                alarm("failing", 2, t + 20),
+                alarm("open", 1, t + 2),
+            )
+        ]
+    )
+    by_trace = {a["trace_id"]: a for a in store.alarms(10)}
+    assert by_trace["closed"]["state"] == "cleared" and by_trace["closed"]["cleared_at"] == t + 10
+    assert by_trace["failing"]["state"] == "clear_failed"
+    assert by_trace["open"]["state"] == "raised" and by_trace["open"]["raised_at"] == t + 2
+    assert [a["trace_id"] for a in store.alarms(10)][-1] == "closed"
