@@ -1,0 +1,141 @@
+// The dashboard's entry point: loads the labels and the sections, follows the live stream,
+// and refreshes totals and terminals now and then.
+
+import { follow, getJson, onRefused, useToken } from "./api.js";
+import { Alarms } from "./alarms.js";
+import { Detail } from "./detail.js";
+import { Feed } from "./feed.js";
+import { applyWords, currentLang, onLangChange, setLabelTables, t, toggleLang } from "./i18n.js";
+import { Search } from "./search.js";
+import { Terminals } from "./terminals.js";
+
+const FEED_FIRST = 50;
+const REFRESH_MS = 5000;
+const ALARMS_REFRESH_MS = 15000;
+
+const $ = (selector) => document.querySelector(selector);
+const main = $("main");
+const conn = $('[data-testid="connection"]');
+const langButton = $('[data-testid="lang-toggle"]');
+
+const detail = new Detail(document);
+const open = (item) => detail.open(item);
+const feed = new Feed(document, { onOpen: open });
+const alarms = new Alarms(document);
+const terminals = new Terminals(document);
+const search = new Search(document, { onOpen: open });
+
+let stopStream = null;
+let timers = [];
+let isRefused = false;
+let terminalsDue = 0;
+
+function setConnection(state) {
+  conn.dataset.state = state;
+  conn.textContent = t(`conn_${state}`);
+}
+
+function showLang() {
+  langButton.textContent = currentLang() === "zh" ? "English" : "中文";
+  setConnection(conn.dataset.state);
+}
+
+function refuse() {
+  if (isRefused) return;
+  isRefused = true;
+  if (stopStream) stopStream();
+  for (const timer of timers) clearInterval(timer);
+  timers = [];
+  main.hidden = true;
+  for (const section of [feed, alarms, terminals, search]) section.clear();
+  for (const node of document.querySelectorAll("[data-stat]")) node.textContent = "–";
+  $('[data-testid="refused"]').hidden = false;
+  setConnection("refused");
+}
+
+async function loadStats() {
+  const stats = await getJson("/api/stats");
+  for (const node of document.querySelectorAll("[data-stat]")) {
+    const value = stats[node.dataset.stat];
+    node.textContent = typeof value === "number" ? value.toLocaleString() : "–";
+  }
+}
+
+function quietly(promise) {
+  promise.catch((err) => {
+    if (err.status !== 401) console.warn("facepush dashboard:", err.message);
+  });
+}
+
+async function loadFeed() {
+  const data = await getJson("/api/events", { type: 0, limit: FEED_FIRST });
+  feed.add(data.items);
+}
+
+function onRecord(item) {
+  if (item.type === 0) feed.add([item]);
+  else alarms.changed(item);
+  // Totals and terminals follow the stream, at most once a second.
+  const now = Date.now();
+  if (now >= terminalsDue) {
+    terminalsDue = now + 1000;
+    setTimeout(() => {
+      quietly(loadStats());
+      quietly(terminals.load());
+    }, 1000);
+  }
+}
+
+async function start() {
+  applyWords();
+  showLang();
+  setConnection("connecting");
+  setLabelTables(await getJson("/dashboard/labels.json"));
+  applyWords();
+  await Promise.all([loadStats(), loadFeed(), alarms.load(), terminals.load(), search.run()]);
+  stopStream = follow({
+    onRecord,
+    onState: setConnection,
+    onReconnect: () => {
+      quietly(loadFeed());
+      quietly(alarms.load());
+      quietly(loadStats());
+    },
+  });
+  timers.push(
+    setInterval(() => {
+      quietly(loadStats());
+      quietly(terminals.load());
+    }, REFRESH_MS),
+    setInterval(() => quietly(alarms.load()), ALARMS_REFRESH_MS),
+  );
+}
+
+onRefused(refuse);
+onLangChange(() => {
+  showLang();
+  feed.rerender();
+  alarms.render();
+  terminals.render();
+  search.rerender();
+  detail.rerender();
+});
+langButton.addEventListener("click", toggleLang);
+$('[data-testid="token-form"]').addEventListener("submit", (event) => {
+  event.preventDefault();
+  const value = event.target.elements.token.value.trim();
+  if (value) useToken(value);
+});
+
+function begin() {
+  start().catch((err) => {
+    if (err.status === 401) return;
+    setConnection("reconnecting");
+    const info = $('[data-testid="result-info"]');
+    info.textContent = t("error", { msg: err.message });
+    info.classList.add("error");
+    setTimeout(begin, 3000);
+  });
+}
+
+begin();
