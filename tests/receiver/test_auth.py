@@ -93,8 +93,17 @@ def test_non_loopback_needs_a_token_or_an_explicit_flag() -> None:
 
 def test_cli_refuses_a_public_address_without_token(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "facepush", "receiver", "serve", "--listen", "0.0.0.0:0"]
-        + ["--data", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "facepush",
+            "receiver",
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--data",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

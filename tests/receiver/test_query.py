@@ -104,7 +104,7 @@ async def test_cursor_paging_is_stable_under_concurrent_inserts(serve: Serve) ->
 
 async def test_limit_up_to_500_is_honoured(serve: Serve) -> None:
     rx = await serve()
-    for i in range(0, 520, 65):
+    for _i in range(0, 520, 65):
         await asyncio.gather(*(rx.push(recognition()) for _ in range(65)))
     data = (await rx.get("/api/events", limit=500))["data"]
     assert len(data["items"]) == 500 and data["next"]
