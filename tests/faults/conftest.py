@@ -1,0 +1,99 @@
+"""Real receiver and terminal processes for the fault-injection suite, and the bookkeeping
+that proves, by identity, that nothing accepted was lost."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from facepush.protocol import dump_json
+from facepush.protocol.identity import alarm_key, recognition_key
+from facepush.tools.records import RecordFactory
+from tests.support import Process, free_port, wait_http
+
+
+def http_json(url: str, body: Any = None, timeout: float = 10.0) -> Any:
+    data = None if body is None else dump_json(body)
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def key_of(envelope: dict[str, Any]) -> str:
+    data = envelope["data"]
+    if envelope["type"] == 0:
+        return recognition_key(data["uuid"])
+    return alarm_key(data["trace_id"], data["status"], data["event_time"])
+
+
+def records(count: int, seed: int, sn: str = "FAULT0001") -> list[dict[str, Any]]:
+    factory = RecordFactory(seed=seed, device_sn=sn, images=False)
+    return [factory.next() for _ in range(count)]
+
+
+def start_receiver(
+    tmp: Path, *extra: str, port: int | None = None, name: str = "rcv"
+) -> tuple[Process, str]:
+    port = port or free_port()
+    args = ["receiver", "serve", "--listen", f"127.0.0.1:{port}", "--data", str(tmp / name), *extra]
+    process = Process(args, tmp / f"{name}.log")
+    url = f"http://127.0.0.1:{port}"
+    _wait(process, url + "/healthz")
+    return process, url
+
+
+def start_device(
+    tmp: Path, *extra: str, port: int | None = None, name: str = "dev"
+) -> tuple[Process, str]:
+    port = port or free_port()
+    args = ["device", "serve", "--listen", f"127.0.0.1:{port}", "--data", str(tmp / name), *extra]
+    process = Process(args, tmp / f"{name}.log")
+    url = f"http://127.0.0.1:{port}"
+    _wait(process, url + "/push/status")
+    return process, url
+
+
+def _wait(process: Process, url: str) -> None:
+    try:
+        wait_http(url, timeout=30)
+    except TimeoutError:
+        process.stop()
+        raise AssertionError(
+            f"{' '.join(process.args)} did not start:\n{process.output()}"
+        ) from None
+
+
+def stored_keys(receiver: str) -> list[str]:
+    """Every stored record's key, paging /api/events (500 a page)."""
+    keys: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+        data = http_json(f"{receiver}/api/events?{urllib.parse.urlencode(query)}")["data"]
+        keys += [item["key"] for item in data["items"]]
+        cursor = data["next"]
+        if not cursor:
+            return keys
+
+
+def wait_drained(device: str, timeout: float) -> dict[str, Any]:
+    """Wait until the terminal holds nothing unacknowledged; returns its status."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = http_json(device + "/push/status")["data"]
+        if status["queued"] == 0:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"terminal did not drain within {timeout} s: {status}")
+
+
+def report(title: str, **figures: object) -> None:
+    """Print the figures a fault test checked (shown with pytest -s and in CI logs)."""
+    print(f"\n[{title}] " + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in figures.items()))
