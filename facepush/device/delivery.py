@@ -213,8 +213,14 @@ class Deliverer:
             task.add_done_callback(self._tasks.discard)
 
     async def _wait(self, timeout: float | None) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives
+        # together with the wake-up, and stop() would then wait forever.
+        if not self._wake.is_set():
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=timeout)
+            finally:
+                waiter.cancel()
         self._wake.clear()
 
     def _rewind(self) -> None:

@@ -42,12 +42,14 @@ class StandIn:
     url: str = ""
     _runner: web.AppRunner | None = None
 
-    async def start(self, ssl_context: ssl.SSLContext | None = None, path: str = "/Record") -> str:
+    async def start(
+        self, ssl_context: ssl.SSLContext | None = None, path: str = "/Record", port: int = 0
+    ) -> str:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post(path, self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, LOOPBACK, 0, ssl_context=ssl_context)
+        site = web.TCPSite(self._runner, LOOPBACK, port, ssl_context=ssl_context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         scheme = "https" if ssl_context else "http"
