@@ -8,13 +8,24 @@ import ipaddress
 import signal
 import ssl
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from facepush.errors import FacepushError
+from facepush.guard import ConnectionGuard, GuardedSite
 from facepush.protocol.jsontext import dump_json
+from facepush.web_types import Handler
+
+__all__ = [
+    "Handler",
+    "ListenError",
+    "envelope",
+    "is_loopback",
+    "parse_listen",
+    "serve_until_stopped",
+]
 
 
 class ListenError(FacepushError):
@@ -62,24 +73,25 @@ async def serve_until_stopped(
     ssl_context: ssl.SSLContext | None = None,
     announce: Callable[[str], None] | None = None,
     stopped: asyncio.Event | None = None,
+    guard: ConnectionGuard | None = None,
 ) -> None:
     """Serve `app` until SIGINT/SIGTERM (or `stopped` is set), then shut down gracefully.
 
     The bound URL is announced on stdout (`listening on URL`), so that `--listen HOST:0`
-    works for scripts and tests that need a free port.
+    works for scripts and tests that need a free port. Connections pass through a
+    ConnectionGuard, which bounds how long a client may take to send a request.
     """
+    guard = guard or ConnectionGuard()
+    app.middlewares.insert(0, guard.middleware)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+    site = GuardedSite(runner, host, port, guard, ssl_context=ssl_context, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
-    url = url_of(host, bound, ssl_context is not None)
+    url = url_of(host, site.bound_port, ssl_context is not None)
     (announce or _print)(url)
     stop = stopped or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,6 +108,3 @@ async def serve_until_stopped(
 def _print(url: str) -> None:
     print(f"listening on {url}", flush=True)
     sys.stdout.flush()
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
