@@ -61,6 +61,9 @@ def test_pushed_record_appears_live_with_snapshot(page: Page, receiver: Receiver
     expect(row.get_by_test_id("temperature")).to_have_text("36.8 °C")
     expect(row.get_by_test_id("terminal")).to_have_text(device)
     expect(row.get_by_test_id("late")).to_have_count(0)
+    terminal = page.locator(f'[data-testid="terminal-row"][data-serial="{device}"]')
+    expect(terminal).to_have_attribute("data-state", "online", timeout=4_000)
+    expect(terminal.get_by_test_id("terminal-today")).to_have_text("1")
 
     # The snapshot is the stored JPEG, really loaded (the face drawing is 96 x 120).
     thumb = row.get_by_test_id("thumb")
@@ -100,7 +103,7 @@ def test_late_record_is_marked(page: Page, receiver: Receiver) -> None:
     expect(row.get_by_test_id("late")).to_have_text("LATE")
     expect(row.get_by_test_id("pass")).to_have_text("PASS")
     # The terminal delivering a backlog is shown as replaying it.
-    terminal = page.locator('[data-testid="terminal"][data-serial="LATE0001"]')
+    terminal = page.locator('[data-testid="terminal-row"][data-serial="LATE0001"]')
     expect(terminal).to_have_attribute("data-state", "replaying", timeout=4_000)
 
 

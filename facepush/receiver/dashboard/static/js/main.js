@@ -73,6 +73,7 @@ async function loadFeed() {
 }
 
 function onRecord(item) {
+  terminals.arrived(item);
   if (item.type === 0) feed.add([item]);
   else alarms.changed(item);
   // Totals and terminals follow the stream, at most once a second.
