@@ -1,5 +1,8 @@
-"""Fixtures of the dashboard tests: one receiver and one headless Chromium per session,
-a fresh browser context (own sessionStorage, downloads allowed) per test."""
+"""Fixtures of the dashboard tests: one receiver and one headless Chromium for the package,
+a fresh browser context (own sessionStorage, downloads allowed) per test.
+
+Package scope, not session: Playwright's sync API keeps an event loop running in the main
+thread while it is started, which would break the asyncio tests of the other packages."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from tests.dashboard.helpers import CHROMIUM, LAUNCH_ARGS, Receiver, start_receiver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run installs it)")
@@ -20,14 +23,14 @@ def playwright() -> Iterator[Playwright]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, timeout=30_000)
     yield browser
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
     receiver = start_receiver(tmp_path_factory.mktemp("dashboard-receiver"))
     yield receiver
