@@ -40,9 +40,10 @@ ON CONFLICT (key) DO NOTHING
 RETURNING key
 """
 
+# %b: the snapshots travel in binary; as text every byte would be hex-escaped and parsed.
 _IMAGE_UPSERT = """
 INSERT INTO images (id, bytes, size, created_at, last_used_at)
-SELECT * FROM unnest(%s::text[], %s::bytea[], %s::integer[], %s::bigint[], %s::bigint[])
+SELECT * FROM unnest(%s::text[], %b::bytea[], %s::integer[], %s::bigint[], %s::bigint[])
 ORDER BY 1
 ON CONFLICT (id) DO UPDATE SET last_used_at = GREATEST(images.last_used_at, excluded.last_used_at)
 """
@@ -64,6 +65,11 @@ def split_url(url: str) -> tuple[str, str | None]:
 
 def _pg(query: str) -> str:
     return query.replace("?", "%s")
+
+
+def _event(item: Item) -> Incoming:
+    assert isinstance(item, Incoming)
+    return item
 
 
 class PostgresStore(sql.SqlStore):
@@ -175,42 +181,17 @@ class PostgresStore(sql.SqlStore):
                     "VALUES (%s, %s, %s, %s, %s)",
                     [(r.received_at, r.source, r.error, r.body, r.truncated) for r in refused],
                 )
-        first: dict[str, Incoming] = {}
-        first_index: dict[str, int] = {}
-        for index, item in enumerate(batch):
-            if isinstance(item, Incoming) and item.key not in first:
-                first[item.key], first_index[item.key] = item, index
+        first = sql.first_occurrences(batch)
         inserted: set[str] = set()
         if first:
-            columns = list(zip(*(sql.event_values(first[k]) for k in sorted(first)), strict=True))
-            rows = conn.execute(_EVENT_INSERT, [list(c) for c in columns]).fetchall()
-            inserted = {row[0] for row in rows}
-        outcomes: list[Outcome] = []
-        stored: list[Incoming] = []
-        for index, item in enumerate(batch):
-            if isinstance(item, Refused):
-                outcomes.append(Outcome.QUARANTINED)
-            elif item.key in inserted and first_index[item.key] == index:
-                stored.append(item)
-                outcomes.append(Outcome.STORED)
-            else:
-                outcomes.append(Outcome.DUPLICATE)
-        images: dict[str, Incoming] = {}
-        for item in stored:
-            if item.image_id is not None and item.image is not None:
-                images.setdefault(item.image_id, item)
+            # Sorted by key: concurrent writers lock the same keys in the same order.
+            rows = [sql.event_values(_event(batch[first[k]])) for k in sorted(first)]
+            columns = [list(c) for c in zip(*rows, strict=True)]
+            inserted = {row[0] for row in conn.execute(_EVENT_INSERT, columns).fetchall()}
+        outcomes, stored = sql.batch_outcomes(batch, first, inserted)
+        images = sql.image_rows(stored)
         if images:
-            ids = sorted(images)
-            conn.execute(
-                _IMAGE_UPSERT,
-                [
-                    ids,
-                    [images[i].image for i in ids],
-                    [len(images[i].image or b"") for i in ids],
-                    [images[i].received_at for i in ids],
-                    [images[i].received_at for i in ids],
-                ],
-            )
+            conn.execute(_IMAGE_UPSERT, [list(c) for c in zip(*images, strict=True)])
         duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
         with conn.cursor() as cur:
             devices = sql.device_rows(stored)

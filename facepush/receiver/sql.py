@@ -7,7 +7,16 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from facepush.receiver.store import EventFilter, EventRow, Incoming, QuarantineRow, Store
+from facepush.receiver.store import (
+    EventFilter,
+    EventRow,
+    Incoming,
+    Item,
+    Outcome,
+    QuarantineRow,
+    Refused,
+    Store,
+)
 
 EVENT_COLUMNS = (
     "id, key, type, device, source, occurred_at, received_at, late, fields, envelope_extra, "
@@ -197,6 +206,47 @@ EVENT_INSERT_COLUMNS = (
 )
 
 COUNTER_UPDATE = "UPDATE counters SET value = value + ? WHERE name = ?"
+
+
+def first_occurrences(batch: Sequence[Item]) -> dict[str, int]:
+    """Each key of the batch's events and the index of its first occurrence: a later
+    occurrence of the same key is a duplicate of the first."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(batch):
+        if isinstance(item, Incoming) and item.key not in first:
+            first[item.key] = index
+    return first
+
+
+def batch_outcomes(
+    batch: Sequence[Item], first: dict[str, int], inserted: set[str]
+) -> tuple[list[Outcome], list[Incoming]]:
+    """The outcome of each item, and the events stored, in batch order."""
+    outcomes: list[Outcome] = []
+    stored: list[Incoming] = []
+    for index, item in enumerate(batch):
+        if isinstance(item, Refused):
+            outcomes.append(Outcome.QUARANTINED)
+        elif item.key in inserted and first[item.key] == index:
+            stored.append(item)
+            outcomes.append(Outcome.STORED)
+        else:
+            outcomes.append(Outcome.DUPLICATE)
+    return outcomes, stored
+
+
+def image_rows(stored: Sequence[Incoming]) -> list[tuple[Any, ...]]:
+    """(id, bytes, size, created_at, last_used_at) per distinct image, sorted by id."""
+    images: dict[str, Incoming] = {}
+    for item in stored:
+        if item.image_id is not None and item.image is not None:
+            images.setdefault(item.image_id, item)
+    rows = []
+    for image_id in sorted(images):
+        item = images[image_id]
+        raw = item.image or b""
+        rows.append((image_id, raw, len(raw), item.received_at, item.received_at))
+    return rows
 
 
 def device_rows(stored: Sequence[Incoming]) -> list[tuple[Any, ...]]:

@@ -20,6 +20,15 @@ from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 PREFIX = "sqlite:///"
+_ROWS_PER_INSERT = 500  # 16 parameters a row, well below SQLite's 32766 per statement
+_INSERT_HEAD = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES "
+_ROW = "(" + ", ".join("?" * 16) + ")"
+_INSERT_TAIL = " ON CONFLICT (key) DO NOTHING RETURNING key"
+_IMAGE_UPSERT = (
+    "INSERT INTO images (id, bytes, size, created_at, last_used_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET last_used_at = "
+    "max(images.last_used_at, excluded.last_used_at)"
+)
 _BUSY_TIMEOUT_MS = 10_000
 
 
@@ -31,6 +40,11 @@ def path_of(url: str) -> Path:
     if rest == ":memory:":
         raise ReceiverConfigError("--db sqlite:///:memory: would lose every record; name a file")
     return Path(rest)
+
+
+def _event(item: Item) -> Incoming:
+    assert isinstance(item, Incoming)
+    return item
 
 
 class SQLiteStore(sql.SqlStore):
@@ -111,35 +125,28 @@ class SQLiteStore(sql.SqlStore):
         return schema.LATEST
 
     def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        stored: list[Incoming] = []
-        duplicates = 0
-        insert = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 16)}) "
-        insert += "ON CONFLICT (key) DO NOTHING"
+        first = sql.first_occurrences(batch)
+        events = [batch[i] for i in first.values()]
+        refused = [item for item in batch if isinstance(item, Refused)]
+        inserted: set[str] = set()
         with self._transaction() as conn:
-            for item in batch:
-                if isinstance(item, Refused):
-                    conn.execute(
-                        "INSERT INTO quarantine (received_at, source, error, body, truncated) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (item.received_at, item.source, item.error, item.body, item.truncated),
-                    )
-                    outcomes.append(Outcome.QUARANTINED)
-                    continue
-                if conn.execute(insert, sql.event_values(item)).rowcount != 1:
-                    duplicates += 1
-                    outcomes.append(Outcome.DUPLICATE)
-                    continue
-                if item.image_id is not None and item.image is not None:
-                    conn.execute(
-                        "INSERT INTO images (id, bytes, size, created_at, last_used_at) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_used_at = "
-                        "max(images.last_used_at, excluded.last_used_at)",
-                        (item.image_id, item.image, len(item.image), *[item.received_at] * 2),
-                    )
-                stored.append(item)
-                outcomes.append(Outcome.STORED)
+            if refused:
+                conn.executemany(
+                    "INSERT INTO quarantine (received_at, source, error, body, truncated) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(r.received_at, r.source, r.error, r.body, r.truncated) for r in refused],
+                )
+            # One multi-row statement per chunk: far fewer calls into SQLite than a row at a
+            # time, and RETURNING names exactly the rows that were new.
+            for start in range(0, len(events), _ROWS_PER_INSERT):
+                chunk = events[start : start + _ROWS_PER_INSERT]
+                values = [v for item in chunk for v in sql.event_values(_event(item))]
+                query = _INSERT_HEAD + ", ".join([_ROW] * len(chunk)) + _INSERT_TAIL
+                inserted.update(row[0] for row in conn.execute(query, values))
+            outcomes, stored = sql.batch_outcomes(batch, first, inserted)
+            conn.executemany(_IMAGE_UPSERT, sql.image_rows(stored))
             conn.executemany(sql.DEVICE_UPSERT, sql.device_rows(stored))
+            duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
             conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
         return outcomes
 

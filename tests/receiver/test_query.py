@@ -9,8 +9,10 @@ import io
 import json
 import time
 
+from facepush.protocol import decode_push
+from facepush.receiver.records import incoming
 from tests.receiver.conftest import Serve
-from tests.receiver.helpers import alarm, jpeg, metric_value, recognition
+from tests.receiver.helpers import alarm, body, jpeg, metric_value, recognition
 
 
 async def test_filters(serve: Serve) -> None:
@@ -206,3 +208,29 @@ async def test_metrics_and_health(serve: Serve) -> None:
     assert 'facepush_receiver_refused_total{reason="bad_request"} 1' in text
     assert metric_value(text, "facepush_receiver_commit_seconds_count") >= 1
     assert (await rx.get("/healthz"))["data"] == {"store": "ok"}
+
+
+async def test_retention_purges_old_snapshots_and_keeps_records(serve: Serve) -> None:
+    rx = await serve(keep_images_days=1, purge_interval_s=0.05)
+    old_ms = int(time.time() * 1000) - 3 * 86_400_000
+    old = incoming(
+        decode_push(body(recognition("old", image=jpeg(1)))),
+        source="127.0.0.1",
+        received_at=old_ms,
+        late_after_ms=300_000,
+    )
+    rx.store.ingest([old])
+    await rx.push(recognition("new", image=jpeg(2)))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        item = (await rx.get("/api/events/r:old"))["data"]
+        if item["image_url"] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert item["image_url"] is None and item["image_flag"].startswith("purged: older than 1 days")
+    status, _ = await rx.status_of(f"/api/images/{old.image_id}")
+    assert status == 404
+    fresh = (await rx.get("/api/events/r:new"))["data"]
+    async with rx.session.get(rx.url + fresh["image_url"]) as resp:
+        assert resp.status == 200 and await resp.read() == jpeg(2)
+    assert (await rx.get("/api/stats"))["data"]["recognitions"] == 2
