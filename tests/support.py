@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -41,7 +41,13 @@ def wait_http(url: str, timeout: float = 15.0) -> None:
 class Process:
     """A `python -m facepush ARGS` child process, its output in a log file."""
 
-    def __init__(self, args: Sequence[str], log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:
         self.args = list(args)
         self.log_path = log
         self._log = open(log, "ab")  # noqa: SIM115 - kept open for the child's lifetime
@@ -51,6 +57,7 @@ class Process:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=preexec,
         )
 
     def kill9(self) -> None:
