@@ -34,8 +34,9 @@ def prepare(handed: Handed, sn: str | None = None) -> list[NewRecord]:
         try:
             value = _strict_json.decode(handed)
             raw = handed.encode() if isinstance(handed, str) else handed
-        except msgspec.DecodeError:
-            value = parse_json(handed)  # lenient: trailing commas (ruling 7)
+        except (msgspec.DecodeError, RecursionError):
+            # lenient: trailing commas (ruling 7); names what is wrong otherwise
+            value = parse_json(handed)
     else:
         value = handed
     if isinstance(value, list | tuple):
