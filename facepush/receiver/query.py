@@ -43,13 +43,17 @@ class Queries:
         flt = params.event_filter(request.query)
         before = params.decode_cursor(request.query)
         limit = params.limit(request.query)
-        # One row more than asked tells whether there is a next page.
-        rows = await self.run(lambda: self.store.events(flt, before, limit + 1))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = [row_item(r) for r in rows]
-        following = params.encode_cursor(rows[-1].id) if more and rows else None
-        return envelope({"items": items, "next": following})
+
+        def page() -> dict[str, Any]:
+            # One row more than asked tells whether there is a next page; the items are
+            # built here, on the reader thread, not on the event loop that serves pushes.
+            rows = self.store.events(flt, before, limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            following = params.encode_cursor(rows[-1].id) if more and rows else None
+            return {"items": [row_item(r) for r in rows], "next": following}
+
+        return envelope(await self.run(page))
 
     async def event(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
@@ -126,7 +130,8 @@ class Queries:
 async def api_errors(
     request: web.Request, handler: Callable[[web.Request], Any]
 ) -> web.StreamResponse:
-    """Bad parameters → 400 naming the parameter; a store outage → 503; unknown → 404."""
+    """Bad parameters → 400 naming the parameter; a store outage → 503; an unknown path or
+    method → its HTTP error in the envelope (the dashboard's static files excepted)."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -135,6 +140,6 @@ async def api_errors(
     except StoreUnavailable as exc:
         return envelope(None, code=503, msg=f"storage unavailable: {exc}", status=503)
     except web.HTTPException as exc:
-        if exc.status >= 400 and request.path.startswith("/api/"):
+        if exc.status >= 400 and not request.path.startswith("/static/"):
             return envelope(None, code=exc.status, msg=exc.reason, status=exc.status)
         raise

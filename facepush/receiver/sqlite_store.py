@@ -3,6 +3,11 @@
 WAL lets the reader threads query while the writer commits; synchronous=FULL makes each
 commit durable on return (fsync of the WAL), which is what an acknowledgement promises.
 One writer connection, used by the writer thread only, under a lock for safety.
+
+Checkpoints (copying the WAL into the database file, with an fsync of that file) run on a
+background thread of their own instead of inside whichever commit crosses the WAL size
+threshold: otherwise every thousandth commit stalls for the checkpoint, and all the pushes
+waiting on it with it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 PREFIX = "sqlite:///"
+_CHECKPOINT_EVERY_S = 0.5
 _ROWS_PER_INSERT = 500  # 16 parameters a row, well below SQLite's 32766 per statement
 _INSERT_HEAD = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES "
 _ROW = "(" + ", ".join("?" * 16) + ")"
@@ -62,6 +68,24 @@ class SQLiteStore(sql.SqlStore):
         self._writer = self._connect()
         with self._guard():
             self._writer.execute("PRAGMA journal_mode=WAL")
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoints, name="facepush-sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        conn: sqlite3.Connection | None = None
+        while not self._stop.wait(_CHECKPOINT_EVERY_S):
+            try:
+                conn = conn or self._connect()
+                # PASSIVE never blocks the writer or readers; it copies what it can.
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except (sqlite3.Error, StoreUnavailable):
+                pass  # try again next round; the WAL stays correct meanwhile
+        if conn is not None:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -162,6 +186,8 @@ class SQLiteStore(sql.SqlStore):
             ).rowcount
 
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join(timeout=10)
         with self._readers_lock:
             readers, self._readers = self._readers, []
         for conn in readers:

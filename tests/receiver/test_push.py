@@ -184,3 +184,11 @@ async def test_storage_outage_answers_503_then_recovers(
     assert (await rx.get("/api/events/r:lost-1"))["data"]["uuid"] == "lost-1"
     text = await (await rx.session.get(rx.url + "/metrics")).text()
     assert "facepush_receiver_unavailable_total 1" in text
+
+
+async def test_wrong_method_and_unknown_path_answer_in_the_envelope(serve: Serve) -> None:
+    rx = await serve()
+    status, reply = await rx.status_of("/Record")
+    assert status == 405 and reply == {"code": 405, "msg": "Method Not Allowed", "data": None}
+    status, reply = await rx.status_of("/api/nothing")
+    assert status == 404 and reply["code"] == 404
