@@ -41,13 +41,22 @@ _KINDS = (ALARM, RECOGNITION)  # alarms are never held behind recognitions
 
 @dataclass
 class _Cursor:
-    """Where the forward pass over one kind's queue stands."""
+    """Where the forward pass over one kind's queue stands.
+
+    Pages are read ahead (while half a page is still buffered) so that sending never waits
+    for the disk. `pages` remembers, per buffered page, its last seq and the delete
+    generation it was read at, so that records acknowledged and deleted since can be told
+    apart (see `Deliverer._prune_acked`).
+    """
 
     after_seq: int = 0
     buffer: deque[StoredRecord] = field(default_factory=deque)
+    pages: deque[tuple[int, int]] = field(default_factory=deque)  # (last seq, generation)
     exhausted: bool = False
     version: int = 0  # bumped when records of this kind arrive
-    read_gen: int = 0  # flush generation when the buffered page was read
+    epoch: int = 0  # bumped by a rewind: a read-ahead from before it is stale
+    reading: asyncio.Task[None] | None = None
+    reading_gen: int = 0
 
 
 @dataclass
@@ -72,9 +81,9 @@ class Deliverer:
         backoff: Backoff | None = None,
         refusal_backoff: Backoff | None = None,
         max_refusals: int = 5,
-        page_size: int = 64,
-        ack_batch: int = 256,
-        ack_delay: float = 0.005,
+        page_size: int = 128,
+        ack_batch: int = 512,
+        ack_delay: float = 0.02,
     ) -> None:
         self._store = outbox if isinstance(outbox, StoreRunner) else StoreRunner(outbox)
         self._outbox = self._store.outbox
@@ -91,10 +100,10 @@ class Deliverer:
         self.stats = DeliveryStats()
         self._cursors = {kind: _Cursor() for kind in _KINDS}
         self._in_flight: set[int] = set()
-        self._acked: dict[int, int] = {}  # seq -> flush generation (0: not yet submitted)
+        self._acked: dict[int, int] = {}  # seq -> delete generation (0: not committed yet)
         self._ack_pending: list[StoredRecord] = []
         self._unsettled = {kind: 0 for kind in _KINDS}  # acked, delete not yet committed
-        self._flush_gen = 0
+        self._deleted_gen = 0  # bumped each time a batch of deletes has committed
         self._deferred: dict[int, float] = {}  # refused seq -> monotonic time it may retry
         self._refused_since: dict[int, int] = {}  # refused seq -> successes at 1st refusal
         self._successes = 0
@@ -186,31 +195,42 @@ class Deliverer:
 
     async def _run(self) -> None:
         while True:
-            if self._dest is None:
-                await self._wait(None)
-                continue
-            now = time.monotonic()
-            if self._pause_until > now:
-                await self._wait(self._pause_until - now)
-                continue
-            if self._rewind_needed:
-                self._rewind()
-            await self.window.wait_room()
-            record = await self._next()
-            if self._dest is None or self._rewind_needed:
-                continue  # reconfigured meanwhile; the rewind brings `record` back
-            if record is None:
-                due = min(self._deferred.values(), default=None)
-                if due is not None and due <= time.monotonic():
-                    self._rewind_needed = True  # a deferred refusal may be retried now
-                    continue
-                await self._wait(None if due is None else due - time.monotonic())
-                continue
-            self.window.take()
-            self._in_flight.add(record.seq)
-            task = asyncio.create_task(self._deliver(record, self._dest))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the outbox failed (disk full, I/O error): keep trying
+                log.exception("delivery loop error; retrying")
+                self._rewind_needed = True
+                self._failed(f"outbox error: {exc}", pause=True)
+
+    async def _step(self) -> None:
+        """Send one record, or wait until there is something to do."""
+        if self._dest is None:
+            await self._wait(None)
+            return
+        now = time.monotonic()
+        if self._pause_until > now:
+            await self._wait(self._pause_until - now)
+            return
+        if self._rewind_needed:
+            self._rewind()
+        await self.window.wait_room()
+        record = await self._next()
+        if self._dest is None or self._rewind_needed:
+            return  # reconfigured meanwhile; the rewind brings `record` back
+        if record is None:
+            due = min(self._deferred.values(), default=None)
+            if due is not None and due <= time.monotonic():
+                self._rewind_needed = True  # a deferred refusal may be retried now
+                return
+            await self._wait(None if due is None else due - time.monotonic())
+            return
+        self.window.take()
+        self._in_flight.add(record.seq)
+        task = asyncio.create_task(self._deliver(record, self._dest))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _wait(self, timeout: float | None) -> None:
         # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives
@@ -228,7 +248,10 @@ class Deliverer:
         for cursor in self._cursors.values():
             cursor.after_seq = 0
             cursor.buffer.clear()
+            cursor.pages.clear()
             cursor.exhausted = False
+            cursor.epoch += 1
+            cursor.reading = None  # a read-ahead still running finds its epoch stale
 
     async def _next(self) -> StoredRecord | None:
         now = time.monotonic()
@@ -236,12 +259,18 @@ class Deliverer:
             cursor = self._cursors[kind]
             while True:
                 if not cursor.buffer:
-                    if cursor.exhausted:
+                    if cursor.exhausted and cursor.reading is None:
                         break
-                    await self._refill(kind, cursor)
+                    await self._read_ahead(kind, cursor)
                     if not cursor.buffer:
-                        break
+                        if cursor.exhausted:
+                            break
+                        continue
                 record = cursor.buffer.popleft()
+                while cursor.pages and cursor.pages[0][0] < record.seq:
+                    cursor.pages.popleft()
+                if len(cursor.buffer) <= self._page_size // 2 and not cursor.exhausted:
+                    self._read_ahead_start(kind, cursor)
                 seq = record.seq
                 if seq in self._in_flight or seq in self._acked:
                     continue
@@ -253,20 +282,41 @@ class Deliverer:
                 return record
         return None
 
-    async def _refill(self, kind: int, cursor: _Cursor) -> None:
-        version, gen = cursor.version, self._flush_gen
-        page = await self._store.call(self._outbox.peek, kind, cursor.after_seq, self._page_size)
+    def _read_ahead_start(self, kind: int, cursor: _Cursor) -> None:
+        if cursor.reading is None:
+            cursor.reading_gen = self._deleted_gen
+            cursor.reading = asyncio.create_task(self._read_page(kind, cursor, cursor.epoch))
+
+    async def _read_ahead(self, kind: int, cursor: _Cursor) -> None:
+        self._read_ahead_start(kind, cursor)
+        reading = cursor.reading
+        assert reading is not None
+        await asyncio.shield(reading)  # a cancelled caller must not cancel the shared read
+
+    async def _read_page(self, kind: int, cursor: _Cursor, epoch: int) -> None:
+        version, gen = cursor.version, cursor.reading_gen
+        try:
+            page = await self._store.read(
+                self._outbox.peek, kind, cursor.after_seq, self._page_size
+            )
+        finally:
+            if cursor.epoch == epoch:
+                cursor.reading = None
+        if cursor.epoch != epoch:
+            return  # rewound meanwhile: the page may hold records sent since
         if page:
             cursor.after_seq = page[-1].seq
             cursor.buffer.extend(page)
-        cursor.read_gen = gen
+            cursor.pages.append((page[-1].seq, gen))
         cursor.exhausted = len(page) < self._page_size and cursor.version == version
         self._prune_acked()
 
     def _prune_acked(self) -> None:
-        # A committed delete's seqs can be forgotten once no buffered page predates it.
-        live = [c.read_gen for c in self._cursors.values() if c.buffer]
-        bound = min(live) if live else self._flush_gen
+        # An acknowledged seq stays in `_acked` (and is skipped) until its delete committed
+        # before every page that might still hold it was read; then no read can return it.
+        live = [c.pages[0][1] for c in self._cursors.values() if c.pages]
+        live += [c.reading_gen for c in self._cursors.values() if c.reading is not None]
+        bound = min(live) if live else self._deleted_gen
         stale = [seq for seq, gen in self._acked.items() if 0 < gen <= bound]
         for seq in stale:
             del self._acked[seq]
@@ -285,7 +335,10 @@ class Deliverer:
             self._on_delivered(record, attempt)
         elif outcome is Outcome.REFUSED:
             self.window.record(attempt.rtt, True)  # the receiver coped; not congestion
-            await self._on_refused(record, attempt.verdict.reason)
+            try:
+                await self._on_refused(record, attempt.verdict.reason)
+            except Exception:  # the outbox failed; the record stays queued as it was
+                log.exception("could not record the refusal of %s", record.key)
         else:
             self.window.record(attempt.rtt, False)
             self._rewind_needed = True  # resume from the oldest queued record
@@ -356,11 +409,11 @@ class Deliverer:
         batch, self._ack_pending = self._ack_pending, []
         if not batch:
             return
-        self._flush_gen += 1
-        for record in batch:
-            self._acked[record.seq] = self._flush_gen
         try:
             await self._store.call(self._outbox.ack, [r.seq for r in batch])
         finally:
             for record in batch:
                 self._unsettled[record.kind] -= 1
+        self._deleted_gen += 1
+        for record in batch:
+            self._acked[record.seq] = self._deleted_gen

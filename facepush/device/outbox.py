@@ -1,7 +1,8 @@
 """The outbox interface: where accepted records wait until the receiver acknowledges them.
 
 A backend is a small synchronous object; the service runs a blocking backend (SQLite) on
-one dedicated thread, and calls a non-blocking one (memory) inline. Every backend keeps:
+one dedicated writer thread plus one reader thread, and calls a non-blocking one (memory)
+inline. Every backend keeps:
 
 - records in accept order (`seq`, strictly increasing, never reused), with their kind,
   identity key, the exact bytes to push, attempts and state (queued or set aside);
@@ -87,7 +88,10 @@ class Outbox(Protocol):
         ...
 
     def peek(self, kind: int, after_seq: int, limit: int) -> list[StoredRecord]:
-        """Up to `limit` queued records of `kind` with seq > `after_seq`, in seq order."""
+        """Up to `limit` queued records of `kind` with seq > `after_seq`, in seq order.
+
+        Read-only (like `list_set_aside`): may run on a reader thread beside a write, and
+        then sees every write that completed before it was called."""
         ...
 
     def ack(self, seqs: Sequence[int]) -> int:

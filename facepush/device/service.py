@@ -236,7 +236,7 @@ class PushService:
     async def set_aside(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Set-aside records in seq order, each as handed over plus why and how often."""
         store = self.store
-        rows = await store.call(store.outbox.list_set_aside, after, limit)
+        rows = await store.read(store.outbox.list_set_aside, after, limit)
         return [
             {
                 "id": r.seq,

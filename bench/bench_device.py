@@ -1,0 +1,265 @@
+"""Device drain benchmarks: how fast `facepush device serve` empties a 50,000-record
+backlog, against a bare aiohttp client loop measured in the same run.
+
+Three processes per case: a no-op receiver (an aiohttp app that reads the body and answers
+the success reply, optionally after a delay), the sender (the device, or the bare loop),
+and this orchestrator. The device starts on a backlog written beforehand to its outbox with
+the push already configured, and is timed from start until `/push/status` says the queue
+is empty; its peak RSS is VmHWM from /proc. The bare loop posts the same number of records
+of the same size from memory with N concurrent workers on one keep-alive session.
+
+FACEPUSH_BENCH_QUICK=1 runs 5,000-record backlogs instead (a smoke run, not the figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.harness import ROOT, Row, benchmark
+
+RECORDS = 5_000 if os.environ.get("FACEPUSH_BENCH_QUICK") else 50_000
+SMALL, IMAGE = 600, 40_000  # bytes per record: no image, and a 40 KB snapshot
+_LISTENING = re.compile(r"listening on (\S+)")
+
+
+def _body(n: int, size: int) -> bytes:
+    record = {
+        "type": 0,
+        "data": {
+            "deviceSN": "PSC700C0MC22F02542",
+            "recognitionType": 1,
+            "uuid": f"bench-{n:08d}-0000-0000-0000-000000000000",
+            "recognizeScore": 0.93,
+            "mask": 0,
+            "mode": 3,
+            "pass": True,
+            "timestamp": 1685343715 + n,
+            "bodyTemperature": 0.0,
+            "entry_mode": 1,
+            "abnormal_type": 0,
+            "user": {"name": "王五", "user_id": "5", "type": 1, "job_number": "23385"},
+            "rgb_image": "",
+        },
+    }
+    pad = size - len(json.dumps(record).encode())
+    record["data"]["rgb_image"] = base64.b64encode(os.urandom(max(0, pad) * 3 // 4)).decode()
+    return json.dumps(record).encode()
+
+
+# --- the receiver and the bare loop (each runs in its own process) ---------------------
+
+
+def _receiver(delay_ms: float) -> None:
+    from aiohttp import web
+
+    from facepush.protocol.ack import success_reply
+
+    reply = success_reply()
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
+        return web.Response(body=reply, content_type="application/json")
+
+    async def main() -> None:
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_post("/Record", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(f"listening on http://127.0.0.1:{port}/Record", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _bare(url: str, count: int, window: int, size: int) -> None:
+    import aiohttp
+
+    body = _body(0, size)
+    left = count
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            async with session.post(
+                url, data=body, headers={"Content-Type": "application/json"}
+            ) as r:
+                await r.read()
+                assert r.status == 200
+
+    async def main() -> None:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            started = time.monotonic()
+            await asyncio.gather(*(worker(session) for _ in range(window)))
+            print(json.dumps({"seconds": time.monotonic() - started}), flush=True)
+
+    asyncio.run(main())
+
+
+# --- orchestration --------------------------------------------------------------------
+
+
+def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        match = _LISTENING.search(log.read_text(errors="replace"))
+        if match:
+            return proc, match.group(1)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError(f"{args} did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _backlog(data: Path, dest: str, size: int) -> None:
+    from facepush.device.config import DataDir
+    from facepush.device.outbox import NewRecord
+    from facepush.device.sqlite_outbox import SQLiteOutbox
+    from facepush.protocol.models import Subscription
+
+    directory = DataDir(data)
+    directory.save_subscription(Subscription(event_dest=dest, enabled=True))
+    outbox = SQLiteOutbox(directory.outbox_path, limit=RECORDS)
+    batch = 2000
+    for start in range(0, RECORDS, batch):
+        records = [
+            NewRecord(0, f"r:bench-{n}", _body(n, size)) for n in range(start, start + batch)
+        ]
+        outbox.add(records, int(time.time() * 1000))
+    outbox.close()
+    directory.close()
+
+
+def _status(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "/push/status", timeout=10) as resp:
+        return dict(json.loads(resp.read())["data"])
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _device(tmp: Path, dest: str, size: int, window: int | None) -> dict[str, Any]:
+    data = tmp / f"device-{time.monotonic_ns()}"
+    _backlog(data, dest, size)
+    disk_mb = sum(p.stat().st_size for p in data.iterdir()) / 1e6
+    args = ["facepush", "device", "serve", "--listen", "127.0.0.1:0", "--data", str(data)]
+    args += ["--cache-limit", str(RECORDS)] + (["--window", str(window)] if window else [])
+    started = time.monotonic()
+    proc, url = _start(args, tmp / "device.log")
+    try:
+        while True:
+            status = _status(url)
+            if status["queued"] == 0 and status["delivered"] >= RECORDS:
+                break
+            if time.monotonic() - started > 600:
+                raise RuntimeError(f"device did not drain in 600 s: {status}")
+            time.sleep(0.05)
+        seconds = time.monotonic() - started
+        rss = _peak_rss_mb(proc.pid)
+    finally:
+        _stop(proc)
+        for path in data.iterdir():
+            path.unlink()
+        data.rmdir()
+    return {"seconds": seconds, "rss": rss, "window": status["window"], "disk_mb": disk_mb}
+
+
+def _bare_run(dest: str, size: int, window: int) -> float:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_device", "bare", dest]
+        + [str(RECORDS), str(window), str(size)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    return float(json.loads(out.stdout)["seconds"])
+
+
+def _case(tmp: Path, label: str, delay_ms: float, size: int, bare_windows: list[int]) -> list[Row]:
+    receiver, dest = _start(["bench.bench_device", "receiver", str(delay_ms)], tmp / "recv.log")
+    rows: list[Row] = []
+    try:
+        bare = {w: RECORDS / _bare_run(dest, size, w) for w in bare_windows}
+        best_window = max(bare, key=lambda w: bare[w])
+        best = bare[best_window]
+        for w, rate in bare.items():
+            rows.append(_row(label, f"bare aiohttp loop, window {w}", rate, best))
+        runs: list[tuple[str, int | None]] = [("device, adaptive window", None)]
+        if delay_ms == 0 and size == SMALL:
+            runs.append((f"device, --window {best_window}", best_window))
+        for name, window in runs:
+            result = _device(tmp, dest, size, window)
+            rate = RECORDS / result["seconds"]
+            row = _row(label, name, rate, best)
+            row["seconds"] = f"{result['seconds']:.1f}"
+            row["peak RSS MB"] = f"{result['rss']:.0f}"
+            row["backlog on disk MB"] = f"{result['disk_mb']:.0f}"
+            row["final window"] = result["window"]
+            rows.append(row)
+    finally:
+        _stop(receiver)
+    return rows
+
+
+def _row(label: str, sender: str, rate: float, best: float) -> Row:
+    return {
+        "case": label,
+        "sender": sender,
+        "records": RECORDS,
+        "records/s (this machine)": f"{rate:.0f}",
+        "ratio to best bare loop": f"{rate / best:.2f}",
+    }
+
+
+@benchmark("device_drain")
+def device_drain() -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="facepush-bench-") as name:
+        tmp = Path(name)
+        rows += _case(tmp, "600 B, no-op receiver", 0, SMALL, [4, 16, 64])
+        rows += _case(tmp, "40 KB image, no-op receiver", 0, IMAGE, [16, 64])
+        rows += _case(tmp, "600 B, receiver answers after 20 ms", 20, SMALL, [64])
+    return rows
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "receiver":
+        _receiver(float(sys.argv[2]))
+    elif sys.argv[1] == "bare":
+        _bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
