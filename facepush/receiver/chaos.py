@@ -18,16 +18,14 @@ import random
 import socket
 import struct
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from facepush.errors import FacepushError
 from facepush.protocol.ack import failure_reply
 from facepush.web import Handler
-
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 FAULTS = ("late", "hang", "reset", "http500", "garbage", "code", "drop-after-store")
 _SETTINGS = {"seed": int, "late-ms": float, "hang-s": float, "reply-code": int}

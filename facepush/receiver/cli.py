@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from facepush.errors import FacepushError
+from facepush.receiver.chaos import Chaos, ChaosSpec
 from facepush.receiver.config import (
     DEFAULT_DATA,
     DEFAULT_LATE_AFTER_S,
@@ -65,6 +66,13 @@ def receiver() -> None:
     is_flag=True,
     help="Allow a non-loopback --listen without --token.",
 )
+@click.option(
+    "--chaos",
+    "chaos_spec",
+    default=None,
+    help="Fault injection on the push path, e.g. reset=0.05,http500=0.05,seed=7 "
+    "(faults: late hang reset http500 garbage code drop-after-store; see docs/reliability.md).",
+)
 def serve(
     listen: str,
     data: Path,
@@ -76,6 +84,7 @@ def serve(
     keep_images: float | None,
     max_body: int,
     allow_remote_unauthenticated: bool,
+    chaos_spec: str | None,
 ) -> None:
     """Run the receiver: accept pushes, store them durably, serve the query API."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -91,19 +100,22 @@ def serve(
             keep_images_days=keep_images,
             max_body=max_body,
         )
-        asyncio.run(_serve(config, host, port))
+        chaos = Chaos(ChaosSpec.parse(chaos_spec)) if chaos_spec else None
+        asyncio.run(_serve(config, host, port, chaos))
     except FacepushError as exc:
         click.echo(f"facepush receiver: {exc}", err=True)
         sys.exit(1)
 
 
-async def _serve(config: ReceiverConfig, host: str, port: int) -> None:
+async def _serve(config: ReceiverConfig, host: str, port: int, chaos: Chaos | None) -> None:
     from facepush.receiver.app import create_app
     from facepush.receiver.backends import open_store
 
     # Opening the store migrates it: an unreachable database fails before binding.
     store = await asyncio.get_running_loop().run_in_executor(None, open_store, config.db_url)
     try:
-        await serve_until_stopped(create_app(config, store), host, port)
+        middlewares = [chaos.middleware(config.push_path)] if chaos else []
+        app = create_app(config, store, middlewares)
+        await serve_until_stopped(app, host, port)
     finally:
         store.close()
