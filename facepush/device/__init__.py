@@ -1,1 +1,47 @@
-"""The device side of the push protocol."""
+"""The device side of the push protocol: a terminal's durable outbox and delivery.
+
+`PushService` is the whole service (embed it, or run `facepush device serve`);
+`Deliverer` is the delivery loop on its own, for tools that emulate many terminals.
+"""
+
+from facepush.device.backoff import Backoff
+from facepush.device.delivery import Deliverer, DeliveryStats
+from facepush.device.errors import (
+    AuthError,
+    BatchTooLargeError,
+    CacheFullError,
+    DataDirError,
+    DeviceError,
+    NotRunningError,
+    SetupError,
+)
+from facepush.device.memory_outbox import MemoryOutbox
+from facepush.device.outbox import NewRecord, Outbox, StoredRecord, WhenFull
+from facepush.device.sender import Destination
+from facepush.device.service import PushService, RecordResult
+from facepush.device.sqlite_outbox import SQLiteOutbox
+from facepush.device.window import AdaptiveWindow, FixedWindow
+
+__all__ = [
+    "AdaptiveWindow",
+    "AuthError",
+    "Backoff",
+    "BatchTooLargeError",
+    "CacheFullError",
+    "DataDirError",
+    "Deliverer",
+    "DeliveryStats",
+    "Destination",
+    "DeviceError",
+    "FixedWindow",
+    "MemoryOutbox",
+    "NewRecord",
+    "NotRunningError",
+    "Outbox",
+    "PushService",
+    "RecordResult",
+    "SQLiteOutbox",
+    "SetupError",
+    "StoredRecord",
+    "WhenFull",
+]

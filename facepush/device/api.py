@@ -21,7 +21,7 @@ from facepush.web import envelope
 log = logging.getLogger("facepush.device")
 SERVICE: web.AppKey[PushService] = web.AppKey("service", PushService)
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
-MAX_BODY = 256 * 1024 * 1024  # a batch of records with 40 KB images each
+MAX_BODY = 64 * 1024 * 1024  # a batch of ~1,500 records with 40 KB images
 BAD_REQUEST, CACHE_FULL = 400, 507
 _OPEN_PATHS = {"/v1/auth/login"}
 

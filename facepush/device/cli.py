@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from facepush.device.auth import Accounts
 from facepush.errors import FacepushError
 
 LISTEN_DEFAULT = "127.0.0.1:8000"  # the vendor's port, on loopback unless asked otherwise
@@ -53,8 +52,15 @@ def device() -> None:
 )
 @click.option("--username", default=None, help="The terminal's admin account.")
 @click.option("--password", default=None, help="Its password.")
-@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True), default=None)
-@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), default=None)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Serve the API over HTTPS with this certificate (PEM, chain included).",
+)
+@click.option(
+    "--tls-key", type=click.Path(dir_okay=False, exists=True), default=None, help="Its key."
+)
 @click.option(
     "--ca",
     type=click.Path(dir_okay=False, exists=True),
@@ -119,6 +125,3 @@ def serve(
         asyncio.run(run(options))
     except FacepushError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-__all__ = ["Accounts", "device"]

@@ -82,6 +82,7 @@ class Deliverer:
         refusal_backoff: Backoff | None = None,
         max_refusals: int = 5,
         page_size: int = 128,
+        page_bytes: int = 2 << 20,
         ack_batch: int = 512,
         ack_delay: float = 0.02,
     ) -> None:
@@ -95,6 +96,8 @@ class Deliverer:
         self._refusal_backoff = refusal_backoff or Backoff()
         self._max_refusals = max_refusals
         self._page_size = page_size
+        self._page_bytes = page_bytes
+        self._page_rows = page_size  # fewer rows a page when records are large (images)
         self._ack_batch = ack_batch
         self._ack_delay = ack_delay
         self.stats = DeliveryStats()
@@ -144,13 +147,11 @@ class Deliverer:
 
     async def stop(self) -> None:
         """Stop sending; records in flight stay queued; pending deletes are committed."""
-        for task in (self._loop_task, *self._tasks):
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(
-            *(t for t in (self._loop_task, *self._tasks) if t is not None),
-            return_exceptions=True,
-        )
+        reads = [c.reading for c in self._cursors.values()]
+        tasks = [t for t in (self._loop_task, *self._tasks, *reads) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._flush_task is not None:
             self._flush_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -269,7 +270,7 @@ class Deliverer:
                 record = cursor.buffer.popleft()
                 while cursor.pages and cursor.pages[0][0] < record.seq:
                     cursor.pages.popleft()
-                if len(cursor.buffer) <= self._page_size // 2 and not cursor.exhausted:
+                if len(cursor.buffer) <= self._page_rows // 2 and not cursor.exhausted:
                     self._read_ahead_start(kind, cursor)
                 seq = record.seq
                 if seq in self._in_flight or seq in self._acked:
@@ -294,11 +295,9 @@ class Deliverer:
         await asyncio.shield(reading)  # a cancelled caller must not cancel the shared read
 
     async def _read_page(self, kind: int, cursor: _Cursor, epoch: int) -> None:
-        version, gen = cursor.version, cursor.reading_gen
+        version, gen, rows = cursor.version, cursor.reading_gen, self._page_rows
         try:
-            page = await self._store.read(
-                self._outbox.peek, kind, cursor.after_seq, self._page_size
-            )
+            page = await self._store.read(self._outbox.peek, kind, cursor.after_seq, rows)
         finally:
             if cursor.epoch == epoch:
                 cursor.reading = None
@@ -308,7 +307,10 @@ class Deliverer:
             cursor.after_seq = page[-1].seq
             cursor.buffer.extend(page)
             cursor.pages.append((page[-1].seq, gen))
-        cursor.exhausted = len(page) < self._page_size and cursor.version == version
+            # Keep a page near `page_bytes`, so that memory stays flat with 40 KB images.
+            mean = sum(len(r.body) for r in page) / len(page)
+            self._page_rows = max(8, min(self._page_size, int(self._page_bytes / mean)))
+        cursor.exhausted = len(page) < rows and cursor.version == version
         self._prune_acked()
 
     def _prune_acked(self) -> None:

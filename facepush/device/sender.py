@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 import time
 from dataclasses import dataclass
@@ -24,6 +25,15 @@ class Destination:
     signing_key: bytes | None = None
     timeout: float = 10.0
 
+    @property
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        return _timeout(self.timeout)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
@@ -44,7 +54,7 @@ async def post_record(
             data=body,
             headers=headers,
             allow_redirects=False,  # a redirect is not an acknowledgement
-            timeout=aiohttp.ClientTimeout(total=dest.timeout),
+            timeout=dest.client_timeout,
             ssl=dest.ssl if dest.ssl is not None else True,
         ) as resp:
             if (resp.content_length or 0) > MAX_REPLY_BYTES:

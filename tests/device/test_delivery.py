@@ -217,3 +217,18 @@ async def test_memory_backend_serves_embedding(
     await standin.wait_acked(51)
     assert await service.wait_idle(5)
     assert service.status()["delivered"] == 51
+
+
+async def test_evictions_and_a_filling_cache_are_logged(
+    make_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="facepush.device")
+    service = await make_service(cache_limit=10)
+    await service.subscribe({"event_dest": dead_url(), "enabled": True})
+    await service.record([recognition(n) for n in range(7)])
+    assert "cache is" not in caplog.text
+    await service.record(recognition(7))
+    assert "cache is 80% full (8 of 10 records)" in caplog.text
+    await service.record([recognition(n) for n in range(8, 12)])
+    assert f"evicted 2 oldest record(s): {rkey(0)}, {rkey(1)}" in caplog.text
+    assert service.status()["evicted"] == 2

@@ -126,6 +126,15 @@ def test_loopback_by_default_and_public_only_by_choice(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "--allow-remote-unauthenticated" in result.stderr
+    command = ["device", "serve", "--listen", "127.0.0.1:0", "--signing-secret", "whsec_"]
+    command += ["--data", str(tmp_path / "d")]
+    bad_secret = subprocess.run(
+        [sys.executable, "-m", "facepush", *command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert bad_secret.returncode != 0 and "signing secret must be whsec_" in bad_secret.stderr
     check(ServeOptions(listen="0.0.0.0:8000", allow_remote_unauthenticated=True))
     check(ServeOptions(listen="0.0.0.0:8000", username="admin", password="pw"))
     with pytest.raises(SetupError, match="both --username and --password"):
