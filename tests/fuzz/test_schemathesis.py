@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = 25  # per operation and phase
 
 
-def _schemathesis(schema: str, *extra: str) -> tuple[int, str]:
+def _schemathesis(schema: str, workdir: Path, *extra: str) -> tuple[int, str]:
     run = subprocess.run(
         [
             sys.executable,
@@ -45,11 +45,11 @@ def _schemathesis(schema: str, *extra: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     tmp = tmp_path_factory.mktemp("schemathesis")
     receiver, rx = start_receiver(tmp)
     device, dev = start_device(tmp)
-    yield rx, dev
+    yield rx, dev, tmp
     device.stop()
     receiver.stop()
 
@@ -61,10 +61,10 @@ def _cases(output: str) -> int:
     return int(match.group(1))
 
 
-def test_receiver_api_never_answers_5xx(servers: tuple[str, str]) -> None:
-    rx, _ = servers
+def test_receiver_api_never_answers_5xx(servers: tuple[str, str, Path]) -> None:
+    rx, _, tmp = servers
     # The live stream never ends, by design: it is left out.
-    code, output = _schemathesis(rx + "/openapi.yaml", "--exclude-path", "/api/stream")
+    code, output = _schemathesis(rx + "/openapi.yaml", tmp, "--exclude-path", "/api/stream")
     cases = _cases(output)
     print(f"\n[schemathesis receiver] cases run: {cases}")
     assert code == 0, output[-3000:]
@@ -72,10 +72,10 @@ def test_receiver_api_never_answers_5xx(servers: tuple[str, str]) -> None:
     assert cases > 300
 
 
-def test_terminal_api_never_answers_5xx(servers: tuple[str, str]) -> None:
-    _, dev = servers
+def test_terminal_api_never_answers_5xx(servers: tuple[str, str, Path]) -> None:
+    _, dev, tmp = servers
     schema = str(ROOT / "facepush" / "device" / "openapi.yaml")
-    code, output = _schemathesis(schema, "--url", dev)
+    code, output = _schemathesis(schema, tmp, "--url", dev)
     cases = _cases(output)
     print(f"\n[schemathesis terminal] cases run: {cases}")
     assert code == 0, output[-3000:]
