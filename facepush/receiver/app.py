@@ -20,6 +20,7 @@ from facepush.receiver.backends import open_store
 from facepush.receiver.config import ReceiverConfig
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
+from facepush.receiver.health import Health
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
@@ -58,6 +59,7 @@ def create_app(
     broadcaster = Broadcaster(config.keepalive_s)
     writer = Writer(store, metrics, on_stored=broadcaster.publish)
     queries = Queries(store, metrics, config.replay_window_ms)
+    health = Health(store, writer)
     push = PushHandler(
         writer,
         metrics,
@@ -66,7 +68,9 @@ def create_app(
 
     chain: list[Middleware] = [*middlewares]
     if config.token is not None:
-        chain.append(token_middleware(config.token, frozenset({config.push_path, "/healthz"})))
+        open_paths = frozenset({config.push_path, "/healthz"})
+        # A browser opening the dashboard without the token gets a page saying so.
+        chain.append(token_middleware(config.token, open_paths, page_paths=frozenset({"/"})))
     chain.append(api_errors)
     # The push handler enforces max_body itself (413 + quarantine); aiohttp's own limit only
     # has to stay out of its way.
@@ -89,7 +93,7 @@ def create_app(
     app.router.add_get("/api/images/{id}", queries.image)
     app.router.add_get("/api/stream", broadcaster.handle)
     app.router.add_get("/metrics", queries.metrics_text)
-    app.router.add_get("/healthz", queries.healthz)
+    app.router.add_get("/healthz", health.handle)
     app.router.add_get("/openapi.yaml", _openapi)
     dashboard.add_routes(app)
 
@@ -110,6 +114,7 @@ def create_app(
                 await task
         await writer.stop()
         queries.pool.shutdown(wait=True)
+        health.close()
         if owned:
             store.close()
 

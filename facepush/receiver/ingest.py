@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from facepush.receiver.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
@@ -23,6 +24,15 @@ from facepush.receiver.store import Incoming, Item, Outcome, Store
 MAX_BATCH = 512
 
 Pending = tuple[Item, "asyncio.Future[Outcome]"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitState:
+    """How the writer's most recent transaction ended: `at` (time.monotonic()), and the
+    reason when the store could not take it (None when it committed)."""
+
+    at: float
+    error: str | None = None
 
 
 class Writer:
@@ -43,6 +53,8 @@ class Writer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Read by /healthz: a recent commit answers for the store without asking it again.
+        self.last_commit: CommitState | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="facepush-writer")
@@ -90,6 +102,8 @@ class Writer:
                 for single in batch:
                     await self._commit([single])
                 return
+            if isinstance(exc, StoreUnavailable):
+                self.last_commit = CommitState(time.monotonic(), str(exc))
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -100,6 +114,7 @@ class Writer:
                 if not future.done():
                     future.set_exception(error)
             return
+        self.last_commit = CommitState(time.monotonic())
         self.metrics.commit_latency.observe(time.perf_counter() - started)
         self.metrics.commits += 1
         self.metrics.committed_items += len(items)

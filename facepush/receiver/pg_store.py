@@ -144,6 +144,8 @@ class PostgresStore(sql.SqlStore):
                     for version in range(current + 1, schema.LATEST + 1):
                         for statement in schema.statements(version, "postgresql"):
                             conn.execute(statement.encode())
+                        for statement, params in schema.backfill(version):
+                            conn.execute(_pg(statement), params)
                         conn.execute(
                             "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
                             [version, now_ms()],
@@ -197,6 +199,7 @@ class PostgresStore(sql.SqlStore):
             devices = sql.device_rows(stored)
             if devices:
                 cur.executemany(_pg(sql.DEVICE_UPSERT), devices)
+                cur.executemany(_pg(sql.DEVICE_DAY_UPSERT), sql.device_day_rows(stored))
             counters = sql.counter_rows(stored, duplicates)
             if counters:
                 cur.executemany(_pg(sql.COUNTER_UPDATE), counters)

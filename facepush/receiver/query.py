@@ -1,4 +1,4 @@
-"""The query API: events, one event, stats, devices, alarms, quarantine, images, health.
+"""The query API: events, one event, stats, devices, alarms, quarantine, images, metrics.
 
 Every reply but images uses the envelope `{"code", "msg", "data"}`. Queries run on a small
 pool of reader threads, so that a slow query never blocks the push path's event loop.
@@ -111,14 +111,6 @@ class Queries:
         # Content-addressed: the bytes behind an id never change.
         headers = {"Cache-Control": "private, max-age=31536000, immutable"}
         return web.Response(body=data, content_type="image/jpeg", headers=headers)
-
-    async def healthz(self, request: web.Request) -> web.Response:
-        try:
-            await asyncio.wait_for(self.run(self.store.ping), timeout=5)
-        except (StoreUnavailable, TimeoutError) as exc:
-            text = f"store unreachable: {exc or 'no answer within 5 s'}"
-            return envelope({"store": "unreachable"}, code=503, msg=text, status=503)
-        return envelope({"store": "ok"})
 
     async def metrics_text(self, request: web.Request) -> web.Response:
         response = web.Response(text=self.metrics.render())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from facepush.receiver import days
+
 Dialect = Literal["sqlite", "postgresql"]
 
 # The types that differ between the dialects; the rest of the DDL is shared.
@@ -81,7 +83,19 @@ _V1 = [
     "('duplicates', 0)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+# v2: records received per terminal and local calendar day of receipt (the receiver's time
+# zone), kept by the writer in the same transaction as the records: `today` on /api/devices
+# is then one row per terminal to read, however many records the day holds.
+_V2 = [
+    """CREATE TABLE device_days (
+        serial TEXT NOT NULL,
+        day TEXT NOT NULL,
+        records {big} NOT NULL,
+        PRIMARY KEY (serial, day)
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (
@@ -93,6 +107,21 @@ MIGRATIONS_TABLE = (
 def statements(version: int, dialect: Dialect) -> list[str]:
     """The DDL of migration `version` (1-based) in `dialect`."""
     return [s.format(**_TYPES[dialect]) for s in MIGRATIONS[version - 1]]
+
+
+def backfill(version: int) -> list[tuple[str, list[object]]]:
+    """Statements (with `?` placeholders) and parameters that fill what migration `version`
+    added from the rows already stored; run right after its DDL, in the same transaction."""
+    if version != 2:
+        return []
+    day = days.today()
+    start, end = days.bounds(day)
+    # Only today's counts: they are all /api/devices shows. One scan of events, once.
+    statement = (
+        "INSERT INTO device_days (serial, day, records) SELECT device, ?, COUNT(*) FROM events "
+        "WHERE device IS NOT NULL AND received_at >= ? AND received_at < ? GROUP BY device"
+    )
+    return [(statement, [day, start, end])]
 
 
 def migrations_table(dialect: Dialect) -> str:

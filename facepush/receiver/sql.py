@@ -7,6 +7,10 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
+from facepush.receiver import days
+from facepush.receiver.records import image_url
 from facepush.receiver.store import (
     EventFilter,
     EventRow,
@@ -42,6 +46,35 @@ ORDER BY
          THEN 1 ELSE 0 END,
     last_at DESC, trace_id
 LIMIT ?
+"""
+
+
+_NO_REPORT: dict[str, Any] = {
+    "device": None,
+    "description": None,
+    "user_id": None,
+    "image_url": None,
+}
+_json = msgspec.json.Decoder(dict[str, Any])
+
+_DEVICE_FIELDS = (
+    "serial",
+    "first_seen",
+    "last_seen",
+    "recognitions",
+    "alarms",
+    "late",
+    "last_late_at",
+    "last_source",
+    "today",
+)
+# One row per terminal: `today` is read from the per-day counter the writer keeps, not
+# counted from events (see the schema's migration 2).
+_DEVICES = """
+SELECT d.serial, d.first_seen, d.last_seen, d.recognitions, d.alarms, d.late, d.last_late_at,
+    d.last_source, COALESCE(dd.records, 0)
+FROM devices AS d LEFT JOIN device_days AS dd ON dd.serial = d.serial AND dd.day = ?
+ORDER BY d.last_seen DESC, d.serial
 """
 
 
@@ -125,22 +158,9 @@ class SqlStore(Store):
         out["quarantined"] = int(self._fetch("SELECT COUNT(*) FROM quarantine")[0][0])
         return out
 
-    def devices(self) -> list[dict[str, Any]]:
-        rows = self._fetch(
-            "SELECT serial, first_seen, last_seen, recognitions, alarms, late, last_late_at, "
-            "last_source FROM devices ORDER BY last_seen DESC, serial"
-        )
-        names = [
-            "serial",
-            "first_seen",
-            "last_seen",
-            "recognitions",
-            "alarms",
-            "late",
-            "last_late_at",
-            "last_source",
-        ]
-        return [dict(zip(names, row, strict=True)) for row in rows]
+    def devices(self, day: str | None = None) -> list[dict[str, Any]]:
+        rows = self._fetch(_DEVICES, [day or days.today()])
+        return [dict(zip(_DEVICE_FIELDS, row, strict=True)) for row in rows]
 
     def alarms(self, limit: int) -> list[dict[str, Any]]:
         out = []
@@ -160,6 +180,32 @@ class SqlStore(Store):
                     "source": source,
                 }
             )
+        raising = self._raising_reports([a["trace_id"] for a in out])
+        for item in out:
+            item.update(raising.get(item["trace_id"], _NO_REPORT))
+        return out
+
+    def _raising_reports(self, traces: list[str]) -> dict[str, dict[str, Any]]:
+        """What each alarm's raising report (status 1; the earliest if several) said: its
+        terminal, description, user and photo."""
+        if not traces:
+            return {}
+        marks = ", ".join("?" * len(traces))
+        rows = self._fetch(
+            "SELECT trace_id, device, user_id, fields, image_id FROM events "
+            f"WHERE type = 1 AND status = 1 AND trace_id IN ({marks}) "
+            "ORDER BY occurred_at DESC, id DESC",
+            traces,
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for trace, device, user_id, fields, image_id in rows:  # the earliest comes last
+            description = _json.decode(fields).get("description")
+            out[trace] = {
+                "device": device,
+                "description": description if isinstance(description, str) else None,
+                "user_id": user_id,
+                "image_url": image_url(image_id),
+            }
         return out
 
     def quarantine(self, before_id: int | None, limit: int) -> list[QuarantineRow]:
@@ -179,7 +225,8 @@ class SqlStore(Store):
         return int(rows[0][0] or 0)
 
     def ping(self) -> None:
-        self._fetch("SELECT 1")
+        # A read of a real table: on SQLite `SELECT 1` never touches the database file.
+        self._fetch("SELECT MAX(version) FROM schema_migrations")
 
 
 DEVICE_UPSERT = """
@@ -204,6 +251,11 @@ EVENT_INSERT_COLUMNS = (
     "key, type, device, source, occurred_at, received_at, late, user_id, pass, trace_id, "
     "status, code, fields, envelope_extra, image_id, image_flag"
 )
+
+DEVICE_DAY_UPSERT = """
+INSERT INTO device_days (serial, day, records) VALUES (?, ?, ?)
+ON CONFLICT (serial, day) DO UPDATE SET records = device_days.records + excluded.records
+"""
 
 COUNTER_UPDATE = "UPDATE counters SET value = value + ? WHERE name = ?"
 
@@ -268,6 +320,18 @@ def device_rows(stored: Sequence[Incoming]) -> list[tuple[Any, ...]]:
             row[6] = item.received_at if row[6] is None else max(row[6], item.received_at)
         row[7] = item.source or row[7]
     return [tuple(acc[serial]) for serial in sorted(acc)]
+
+
+def device_day_rows(stored: Sequence[Incoming]) -> list[tuple[str, str, int]]:
+    """(serial, local day of receipt, records) per terminal and day of a batch, sorted (the
+    same lock order in every writer)."""
+    day_of = days.DayCache()
+    counts: dict[tuple[str, str], int] = {}
+    for item in stored:
+        if item.device is not None:
+            key = (item.device, day_of(item.received_at))
+            counts[key] = counts.get(key, 0) + 1
+    return [(serial, day, n) for (serial, day), n in sorted(counts.items())]
 
 
 def counter_rows(stored: Sequence[Incoming], duplicates: int) -> list[tuple[int, str]]:

@@ -142,6 +142,8 @@ class SQLiteStore(sql.SqlStore):
             for version in range(current + 1, schema.LATEST + 1):
                 for statement in schema.statements(version, "sqlite"):
                     conn.execute(statement)
+                for statement, params in schema.backfill(version):
+                    conn.execute(statement, params)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (version, now_ms()),
@@ -170,6 +172,7 @@ class SQLiteStore(sql.SqlStore):
             outcomes, stored = sql.batch_outcomes(batch, first, inserted)
             conn.executemany(_IMAGE_UPSERT, sql.image_rows(stored))
             conn.executemany(sql.DEVICE_UPSERT, sql.device_rows(stored))
+            conn.executemany(sql.DEVICE_DAY_UPSERT, sql.device_day_rows(stored))
             duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
             conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
         return outcomes

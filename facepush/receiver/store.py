@@ -134,14 +134,18 @@ class Store(abc.ABC):
         """recognitions, alarms, duplicates, devices, images, quarantined."""
 
     @abc.abstractmethod
-    def devices(self) -> list[dict[str, Any]]:
+    def devices(self, day: str | None = None) -> list[dict[str, Any]]:
         """Per terminal serial: first_seen, last_seen, recognitions, alarms, late,
-        last_late_at, last_source (times in ms of receipt)."""
+        last_late_at, last_source (times in ms of receipt), and `today`: the records received
+        from it on `day` (a local date, `YYYY-MM-DD`; default today in the receiver's local
+        time zone)."""
 
     @abc.abstractmethod
     def alarms(self, limit: int) -> list[dict[str, Any]]:
         """Each alarm's lifecycle by trace_id (raised_at, clear_failed_at, cleared_at: the
-        event times of its reports, reports, code, last_at, source), open alarms first."""
+        event times of its reports, reports, code, last_at, source), open alarms first, with
+        what its raising report (status 1) said: device, description, user_id, image_url
+        (all None when no raising report is stored)."""
 
     @abc.abstractmethod
     def quarantine(self, before_id: int | None, limit: int) -> list[QuarantineRow]: ...

@@ -45,3 +45,43 @@ def test_alarm_is_pinned_until_cleared(page: Page, receiver: Receiver) -> None:
     cleared = page.get_by_test_id("alarm-closed").locator(f'[data-trace-id="{trace}"]')
     expect(cleared).to_have_attribute("data-open", "false")
     expect(cleared.locator(".step.current")).to_contain_text("cleared")
+
+
+def test_alarm_shows_its_raising_report(page: Page, receiver: Receiver) -> None:
+    """Description, user and photo come with /api/alarms: the page asks /api/events for no
+    alarm reports (nor for per-terminal counts)."""
+    events_requests: list[str] = []
+    page.on(
+        "request",
+        lambda r: events_requests.append(r.url) if "/api/events" in r.url else None,
+    )
+    trace = f"SPX-{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}"
+    raised_at = int(time.time() * 1000)
+    push(
+        receiver,
+        alarm(
+            trace_id=trace,
+            code=10001,
+            status=1,
+            event_time=raised_at,
+            photo=5,
+            user_id=1001,
+            description="rear case opened",
+        ),
+    )
+    open_dashboard(page, receiver)  # opened afterwards: nothing of it came on the stream
+    pinned = page.get_by_test_id("alarm-list").locator(f'[data-trace-id="{trace}"]')
+    expect(pinned.get_by_test_id("alarm-description")).to_have_text("rear case opened")
+    expect(pinned.get_by_test_id("alarm-user")).to_contain_text("1001")
+    photo = pinned.get_by_test_id("alarm-photo")
+    assert image_size(photo) == [128, 96]
+    src = photo.get_attribute("src") or ""
+    # Cleared with a report of its own words: the card keeps the raising report's.
+    push(
+        receiver, alarm(trace_id=trace, code=10001, status=3, event_time=raised_at + 1, photo=None)
+    )
+    cleared = page.get_by_test_id("alarm-closed").locator(f'[data-trace-id="{trace}"]')
+    expect(cleared.get_by_test_id("alarm-description")).to_have_text("rear case opened")
+    expect(cleared.get_by_test_id("alarm-photo")).to_have_attribute("src", src)
+    assert events_requests, "the feed and the search still read /api/events"
+    assert not [u for u in events_requests if "type=1" in u or "device=" in u], events_requests

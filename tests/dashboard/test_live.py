@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, image_size, now_s, push, recognition
+from tests.dashboard.helpers import Receiver, get_json, image_size, now_s, push, recognition
 
 
 def open_dashboard(page: Page, receiver: Receiver) -> None:
@@ -105,6 +105,24 @@ def test_late_record_is_marked(page: Page, receiver: Receiver) -> None:
     # The terminal delivering a backlog is shown as replaying it.
     terminal = page.locator('[data-testid="terminal-row"][data-serial="LATE0001"]')
     expect(terminal).to_have_attribute("data-state", "replaying", timeout=4_000)
+
+
+def test_terminal_today_is_the_receivers_count(page: Page, receiver: Receiver) -> None:
+    """Records today are those the receiver received today (its /api/devices `today`), a
+    backlog record that happened two days ago included."""
+    device = f"TODAY{uuid.uuid4().hex[:6].upper()}"
+    push(
+        receiver,
+        recognition(device=device, name="Old", user_id="t-1", timestamp=now_s() - 2 * 86400),
+    )
+    push(receiver, recognition(device=device, name="New", user_id="t-2", face=None))
+    open_dashboard(page, receiver)
+    terminal = page.locator(f'[data-testid="terminal-row"][data-serial="{device}"]')
+    expect(terminal.get_by_test_id("terminal-today")).to_have_text("2")
+    push(receiver, recognition(device=device, name="Newer", user_id="t-3", face=None))
+    expect(terminal.get_by_test_id("terminal-today")).to_have_text("3", timeout=4_000)
+    devices = {d["serial"]: d for d in get_json(receiver, "/api/devices")["items"]}
+    assert devices[device]["today"] == 3
 
 
 def test_feed_keeps_a_bounded_number_of_rows(page: Page, receiver: Receiver) -> None:

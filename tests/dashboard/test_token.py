@@ -17,6 +17,7 @@ def test_wrong_or_missing_token_is_refused(page: Page, receiver: Receiver) -> No
         assert response is not None and response.status == 401
         body = page.locator("body").inner_text()
         assert "token" in body.lower()
+        assert "Access refused: open /?token=… with the receiver's token" in body
         assert "Secret Person" not in body and "TOKEN001" not in body
         expect(page.get_by_test_id("feed")).to_have_count(0)
     # Nor do the assets, the labels or the stream open without it.

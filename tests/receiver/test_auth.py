@@ -152,3 +152,29 @@ async def test_an_unusable_signing_secret_is_refused_at_start(store: Store) -> N
 
     with pytest.raises(ReceiverConfigError, match="--signing-secret"):
         create_app(configured(store.url, signing_secret="whsec_"), store)
+
+
+async def test_a_browser_opening_the_dashboard_gets_a_page(serve: Serve) -> None:
+    """GET / from a browser without the right token: the same 401, as a page a person can
+    read; API endpoints (and clients that do not ask for HTML) keep the JSON envelope."""
+    rx = await serve(token="s3cret")
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    for params, reason in (({}, "a token is required"), ({"token": "nope"}, "the token is wrong")):
+        async with rx.session.get(rx.url + "/", params=params, headers=browser) as resp:
+            assert resp.status == 401 and resp.content_type == "text/html"
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+            page = await resp.text()
+        assert "Access refused: open <code>/?token=…</code> with the receiver's token" in page
+        assert reason in page and "s3cret" not in page
+    for path, headers in (
+        ("/", {"Accept": "application/json"}),
+        ("/", {"Accept": "text/html;q=0"}),
+        ("/", {}),
+        ("/api/events", browser),
+        ("/static/js/main.js", browser),
+    ):
+        async with rx.session.get(rx.url + path, headers=headers) as resp:
+            assert resp.status == 401 and resp.content_type == "application/json", path
+            assert (await resp.json())["code"] == 401
+    async with rx.session.get(rx.url + "/", params={"token": "s3cret"}, headers=browser) as resp:
+        assert resp.status == 200 and "<title>Access refused" not in await resp.text()

@@ -1,5 +1,6 @@
 // Alarms pinned at the top: each alarm (one trace_id) with its kind in words, its
-// lifecycle (raised → clearing failed → cleared) and its photo.
+// lifecycle (raised → clearing failed → cleared) and, from its raising report, its photo,
+// description and user — all from /api/alarms.
 
 import { apiUrl, getJson } from "./api.js";
 import { el, fmtFull, fmtTime } from "./format.js";
@@ -8,9 +9,6 @@ import { label, t } from "./i18n.js";
 const RAISED = 1;
 const CLEAR_FAILED = 2;
 const CLEARED = 3;
-/** Alarm reports read at start for the photos and descriptions of the listed alarms. */
-const REPORTS_FIRST = 500;
-const REPORTS_KEPT = 2000;
 
 /** The alarm list of /api/alarms, whatever its wrapping. */
 function itemsOf(data) {
@@ -37,8 +35,7 @@ function isOpen(alarm) {
 }
 
 function photoOf(alarm) {
-  const url = alarm.image_url || alarm.photo_url;
-  return url ? apiUrl(url) : null;
+  return alarm.image_url ? apiUrl(alarm.image_url) : null;
 }
 
 function step(status, at, current) {
@@ -59,12 +56,9 @@ function lifecycle(alarm) {
   return el("ol", { class: "lifecycle", "data-testid": "alarm-lifecycle" }, ...steps);
 }
 
-function alarmCard(lifecycleItem, report, open) {
-  // /api/alarms gives the lifecycle; the reports themselves give photo and description.
-  const alarm = { ...report, ...lifecycleItem };
-  alarm.image_url = lifecycleItem.image_url || report.image_url || null;
+function alarmCard(alarm, open) {
   const photo = photoOf(alarm);
-  const where = alarm.deviceSN || alarm.device || alarm.source || "";
+  const where = alarm.device || alarm.source || "";
   return el(
     "li",
     {
@@ -85,10 +79,14 @@ function alarmCard(lifecycleItem, report, open) {
         { class: "sub" },
         where ? `${where} · ` : "",
         alarm.trace_id || "",
-        alarm.user_id ? ` · ${alarm.user_id}` : "",
+        alarm.user_id ? el("span", { "data-testid": "alarm-user", text: ` · ${alarm.user_id}` }) : null,
       ),
       alarm.description && String(alarm.description).trim()
-        ? el("span", { class: "description", text: String(alarm.description).trim() })
+        ? el("span", {
+            class: "description",
+            "data-testid": "alarm-description",
+            text: String(alarm.description).trim(),
+          })
         : null,
       lifecycle(alarm),
     ),
@@ -103,7 +101,6 @@ export class Alarms {
     this.empty = root.querySelector('[data-testid="no-alarms"]');
     this.section = root.querySelector('[data-testid="alarms"]');
     this.alarms = [];
-    this.reports = new Map(); // trace_id -> what its reports said (photo, description, ...)
     this.timer = 0;
     this.loading = false;
     this.again = false;
@@ -116,12 +113,7 @@ export class Alarms {
     }
     this.loading = true;
     try {
-      const [alarms, reports] = await Promise.all([
-        getJson("/api/alarms", { limit: 100 }),
-        this.reports.size ? null : getJson("/api/events", { type: 1, limit: REPORTS_FIRST }),
-      ]);
-      if (reports) for (const item of [...reports.items].reverse()) this.note(item);
-      this.alarms = itemsOf(alarms);
+      this.alarms = itemsOf(await getJson("/api/alarms", { limit: 100 }));
       this.render();
     } finally {
       this.loading = false;
@@ -132,24 +124,8 @@ export class Alarms {
     }
   }
 
-  /** Keep what an alarm report says beyond its lifecycle: photo, description, user, terminal. */
-  note(item) {
-    if (item.type !== 1 || !item.trace_id) return;
-    const known = this.reports.get(item.trace_id) || {};
-    const description = typeof item.description === "string" ? item.description.trim() : "";
-    this.reports.delete(item.trace_id); // re-insert: the Map keeps the most recent last
-    this.reports.set(item.trace_id, {
-      image_url: item.image_url || known.image_url || null,
-      description: description || known.description || "",
-      user_id: item.user_id ?? known.user_id,
-      deviceSN: item.deviceSN || known.deviceSN,
-    });
-    if (this.reports.size > REPORTS_KEPT) this.reports.delete(this.reports.keys().next().value);
-  }
-
-  /** A new alarm report arrived on the stream: fetch the lifecycles again, soon. */
-  changed(item) {
-    if (item) this.note(item);
+  /** A new alarm report arrived on the stream: fetch the alarms again, soon. */
+  changed() {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = 0;
@@ -160,9 +136,8 @@ export class Alarms {
   render() {
     const open = this.alarms.filter(isOpen);
     const closed = this.alarms.filter((a) => !isOpen(a)).slice(0, 10);
-    const card = (a, isOpenNow) => alarmCard(a, this.reports.get(a.trace_id) || {}, isOpenNow);
-    this.list.replaceChildren(...open.map((a) => card(a, true)));
-    this.closedList.replaceChildren(...closed.map((a) => card(a, false)));
+    this.list.replaceChildren(...open.map((a) => alarmCard(a, true)));
+    this.closedList.replaceChildren(...closed.map((a) => alarmCard(a, false)));
     this.count.textContent = String(open.length);
     this.empty.hidden = open.length > 0;
     this.section.classList.toggle("has-open", open.length > 0);
@@ -170,7 +145,6 @@ export class Alarms {
 
   clear() {
     this.alarms = [];
-    this.reports.clear();
     this.render();
   }
 }

@@ -81,13 +81,6 @@ export function recordKey(item) {
   return `r:${item.uuid}`;
 }
 
-/** Local midnight today, in ms. */
-export function startOfToday() {
-  const d = new Date();
-  d.setHours(0, 0, 0, 0);
-  return d.getTime();
-}
-
 /** The value of a datetime-local input as ms, or "" when empty. */
 export function localInputToMs(value) {
   if (!value) return "";

@@ -73,9 +73,8 @@ async function loadFeed() {
 }
 
 function onRecord(item) {
-  terminals.arrived(item);
   if (item.type === 0) feed.add([item]);
-  else alarms.changed(item);
+  else alarms.changed();
   // Totals and terminals follow the stream, at most once a second.
   const now = Date.now();
   if (now >= terminalsDue) {
