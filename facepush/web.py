@@ -91,12 +91,13 @@ async def serve_until_stopped(
     except OSError as exc:
         await runner.cleanup()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    url = url_of(host, site.bound_port, ssl_context is not None)
-    (announce or _print)(url)
     stop = stopped or asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Handlers first: whoever reads the announcement may signal at once.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    url = url_of(host, site.bound_port, ssl_context is not None)
+    (announce or _print)(url)
     try:
         await stop.wait()
     finally:
