@@ -68,25 +68,39 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
         return 2
-    sections = []
+    output = Path(os.environ.get("FACEPUSH_BENCH_OUTPUT", OUTPUT))
+    sections = _sections(output) if names else {}
     for name in chosen:
         started = time.monotonic()
         print(f"== {name}", flush=True)
-        rows = REGISTRY[name]()
-        text = table(rows)
+        text = table(REGISTRY[name]())
         print(text, flush=True)
         took = time.monotonic() - started
-        sections.append(f"## {name}\n\n{text}\n(this machine: {took:.0f} s for this section)\n")
-    if not chosen:
-        sections.append("No benchmarks are registered yet.\n")
+        sections[name] = f"## {name}\n\n{text}\n(this machine: {took:.0f} s for this section)\n"
+    if not sections:
+        sections[""] = "No benchmarks are registered yet.\n"
     header = (
         "# Benchmarks\n\n"
-        f"Command: `make bench` (`python -m bench {' '.join(names)}`).\n\n"
+        "Command: `make bench` (`python -m bench [NAME ...]` runs some and keeps the other\n"
+        "sections of this file).\n\n"
         f"Machine: {machine()}.\n\n"
         "Every figure is a ratio against a baseline measured in the same run, or a count;\n"
         "absolute times and rates are this machine's and are labelled so.\n\n"
     )
-    OUTPUT.write_text(header + "\n".join(sections))
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    ordered = [sections[n] for n in REGISTRY if n in sections]
+    ordered += [text for n, text in sections.items() if n not in REGISTRY]
+    output.write_text(header + "\n".join(ordered))
+    print(f"wrote {output}")
     sys.stdout.flush()
     return 0
+
+
+def _sections(path: Path) -> dict[str, str]:
+    """The `## name` sections of an earlier run, to keep those not run this time."""
+    if not path.exists():
+        return {}
+    found: dict[str, str] = {}
+    for chunk in path.read_text().split("\n## ")[1:]:
+        name = chunk.split("\n", 1)[0].strip()
+        found[name] = "## " + chunk.rstrip("\n") + "\n"
+    return found

@@ -18,6 +18,7 @@ from facepush.errors import ProtocolError
 
 TOLERANCE_S = 300  # the reference libraries' window for webhook-timestamp
 _PREFIX = "whsec_"
+MIN_KEY_BYTES = 16  # a shorter HMAC key is guessable; the reference secrets are 24-32 bytes
 
 
 class SignatureError(ProtocolError):
@@ -28,11 +29,14 @@ def parse_secret(secret: str) -> bytes:
     """The key bytes of a `whsec_...` secret; raises SignatureError when it is unusable."""
     text = secret[len(_PREFIX) :] if secret.startswith(_PREFIX) else secret
     try:
-        key = base64.b64decode(text + "==", validate=False)
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         key = b""
-    if not key:
-        raise SignatureError("signing secret must be whsec_ followed by base64 key bytes")
+    if len(key) < MIN_KEY_BYTES:
+        raise SignatureError(
+            f"signing secret must be whsec_ followed by at least {MIN_KEY_BYTES} key bytes in "
+            "base64 (e.g. whsec_ + `openssl rand -base64 32`)"
+        )
     return key
 
 

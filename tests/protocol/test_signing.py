@@ -45,5 +45,6 @@ def test_missing_and_stale_headers_are_named() -> None:
     old = sign_headers(key, "r:u-1", BODY, now=1_000_000)
     with pytest.raises(SignatureError, match="webhook-timestamp is .* s off"):
         verify(key, old, BODY)
-    with pytest.raises(SignatureError, match="whsec_"):
-        parse_secret("whsec_")
+    for unusable in ("whsec_", "nope", "whsec_bm9wZQ==", "whsec_!!!not-base64!!!"):
+        with pytest.raises(SignatureError, match="at least 16 key bytes"):
+            parse_secret(unusable)
