@@ -18,7 +18,6 @@ import asyncio
 import base64
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -28,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import ROOT, Row, benchmark
+from bench.processes import cpu_seconds, peak_rss_mb, start, stop
 
 RECORDS = 5_000 if os.environ.get("FACEPUSH_BENCH_QUICK") else 50_000
 SMALL, IMAGE = 600, 40_000  # bytes per record: no image, and a 40 KB snapshot
-_LISTENING = re.compile(r"listening on (\S+)")
 
 
 def _body(n: int, size: int) -> bytes:
@@ -116,32 +115,6 @@ def _bare(url: str, count: int, window: int, size: int) -> None:
 # --- orchestration --------------------------------------------------------------------
 
 
-def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = _LISTENING.search(log.read_text(errors="replace"))
-        if match:
-            return proc, match.group(1)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    proc.kill()
-    raise RuntimeError(f"{args} did not start: {log.read_text(errors='replace')[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def _backlog(data: Path, dest: str, size: int) -> None:
     from facepush.device.config import DataDir
     from facepush.device.outbox import NewRecord
@@ -152,9 +125,9 @@ def _backlog(data: Path, dest: str, size: int) -> None:
     directory.save_subscription(Subscription(event_dest=dest, enabled=True))
     outbox = SQLiteOutbox(directory.outbox_path, limit=RECORDS)
     batch = 2000
-    for start in range(0, RECORDS, batch):
+    for first in range(0, RECORDS, batch):
         records = [
-            NewRecord(0, f"r:bench-{n}", _body(n, size)) for n in range(start, start + batch)
+            NewRecord(0, f"r:bench-{n}", _body(n, size)) for n in range(first, first + batch)
         ]
         outbox.add(records, int(time.time() * 1000))
     outbox.close()
@@ -166,18 +139,6 @@ def _status(url: str) -> dict[str, Any]:
         return dict(json.loads(resp.read())["data"])
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _device(tmp: Path, dest: str, size: int, window: int | None) -> dict[str, Any]:
     data = tmp / f"device-{time.monotonic_ns()}"
     _backlog(data, dest, size)
@@ -185,7 +146,7 @@ def _device(tmp: Path, dest: str, size: int, window: int | None) -> dict[str, An
     args = ["facepush", "device", "serve", "--listen", "127.0.0.1:0", "--data", str(data)]
     args += ["--cache-limit", str(RECORDS)] + (["--window", str(window)] if window else [])
     started = time.monotonic()
-    proc, url = _start(args, tmp / "device.log")
+    proc, url = start(args, tmp / "device.log")
     try:
         while True:
             status = _status(url)
@@ -195,10 +156,10 @@ def _device(tmp: Path, dest: str, size: int, window: int | None) -> dict[str, An
                 raise RuntimeError(f"device did not drain in 600 s: {status}")
             time.sleep(0.05)
         seconds = time.monotonic() - started
-        rss = _peak_rss_mb(proc.pid)
-        cpu = _cpu_seconds(proc.pid)
+        rss = peak_rss_mb(proc.pid)
+        cpu = cpu_seconds(proc.pid)
     finally:
-        _stop(proc)
+        stop(proc)
         for path in data.iterdir():
             path.unlink()
         data.rmdir()
@@ -225,7 +186,7 @@ def _bare_run(dest: str, size: int, window: int) -> float:
 
 
 def _case(tmp: Path, label: str, delay_ms: float, size: int, bare_windows: list[int]) -> list[Row]:
-    receiver, dest = _start(["bench.bench_device", "receiver", str(delay_ms)], tmp / "recv.log")
+    receiver, dest = start(["bench.bench_device", "receiver", str(delay_ms)], tmp / "recv.log")
     rows: list[Row] = []
     try:
         bare = {w: RECORDS / _bare_run(dest, size, w) for w in bare_windows}
@@ -250,7 +211,7 @@ def _case(tmp: Path, label: str, delay_ms: float, size: int, bare_windows: list[
             row["final window"] = result["window"]
             rows.append(row)
     finally:
-        _stop(receiver)
+        stop(receiver)
     return rows
 
 
@@ -264,7 +225,7 @@ def _row(label: str, sender: str, rate: float, best: float) -> Row:
     }
 
 
-@benchmark("device_drain")
+@benchmark("device-drain")
 def device_drain() -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="facepush-bench-") as name:

@@ -13,18 +13,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.bench_receiver import ROOT, _start, _stop
-from bench.harness import Row, benchmark
+from bench.harness import ROOT, Row, benchmark
+from bench.processes import peak_rss_mb, start, stop
 
 DEVICES = int(os.environ.get("FACEPUSH_BENCH_FLEET_DEVICES", "200"))
 BACKLOG = int(os.environ.get("FACEPUSH_BENCH_FLEET_BACKLOG", "250"))
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _fleet(url: str) -> dict[str, Any]:
@@ -57,30 +50,21 @@ def _fleet(url: str) -> dict[str, Any]:
 
 
 def _case(args: list[str], tmp: Path) -> tuple[dict[str, Any], float]:
-    proc, url = _start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
+    proc, url = start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
     try:
         report = _fleet(url)
-        return report, _peak_rss_mb(proc.pid)
+        return report, peak_rss_mb(proc.pid)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @benchmark("fleet-recovery")
 def fleet_recovery() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="facepush-bench-fleet-") as tmp_text:
         tmp = Path(tmp_text)
-        noop, noop_rss = _case([sys.executable, "-m", "bench.bench_receiver", "noop"], tmp)
-        receiver_args = [
-            sys.executable,
-            "-m",
-            "facepush",
-            "receiver",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            str(tmp / "receiver"),
-        ]
+        noop, noop_rss = _case(["bench.bench_receiver", "noop"], tmp)
+        data = str(tmp / "receiver")
+        receiver_args = ["facepush", "receiver", "serve", "--listen", "127.0.0.1:0", "--data", data]
         real, real_rss = _case(receiver_args, tmp)
     rows = []
     noop_p99 = noop["latency_ms"]["p99"]

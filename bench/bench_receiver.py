@@ -16,7 +16,6 @@ import io
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import ROOT, Row, benchmark
+from bench.processes import cpu_seconds, start, stop
 
 DURATION_S = 5.0
 WARMUP_S = 1.0
 PG_DSN = os.environ.get("FACEPUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-_LISTENING = re.compile(r"listening on (http://\S+)")
 _UUID = "@@@@@@@@-uuid-uuid-uuid-@@@@@@@@@@@@"  # 36 characters, like a real uuid
 _MARK = "@@@@@@@@@@@@"  # 48 characters of placeholder for the unique image tail
 
@@ -172,46 +171,22 @@ def _noop_server() -> None:
 # --- orchestration --------------------------------------------------------------------
 
 
-def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    out = log.open("wb")
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        match = _LISTENING.search(log.read_text(errors="replace"))
-        if match:
-            return proc, match.group(1)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"server did not start: {log.read_text(errors='replace')}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 def _run_case(
     server: str, conns: int, snapshot: int, tmp: Path, rate: float = 0.0
 ) -> dict[str, Any]:
     """One measurement: a fresh server process (and database), one load process."""
     schema = None
     if server == "no-op handler":
-        args = [sys.executable, "-m", "bench.bench_receiver", "noop"]
+        args = ["bench.bench_receiver", "noop"]
     else:
         if server.endswith("sqlite"):
             db_url = f"sqlite:///{tmp / uuid.uuid4().hex}.sqlite3"
         else:
             db_url, schema = _pg_url()
-        args = [sys.executable, "-m", "facepush", "receiver", "serve"]
+        args = ["facepush", "receiver", "serve"]
         args += ["--listen", "127.0.0.1:0", "--db", db_url]
-    proc, url = _start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
-    cpu_before = _cpu_seconds(proc.pid)
+    proc, url = start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
+    cpu_before = cpu_seconds(proc.pid)
     try:
         load_args = [url + "/Record", str(conns), str(DURATION_S), str(snapshot), str(rate)]
         load = subprocess.run(
@@ -224,17 +199,12 @@ def _run_case(
         )
         result = dict(json.loads(load.stdout))
         # CPU the server spent per record: unlike rates, barely moved by other processes.
-        result["cpu_us"] = (_cpu_seconds(proc.pid) - cpu_before) / max(1, result["sent"]) * 1e6
+        result["cpu_us"] = (cpu_seconds(proc.pid) - cpu_before) / max(1, result["sent"]) * 1e6
         return result
     finally:
-        _stop(proc)
+        stop(proc)
         if schema:
             _drop(schema)
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pg_url() -> tuple[str, str]:
