@@ -23,6 +23,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy facepush
 
 pytest: $(STAMP)
+	scripts/test-services
 	$(BIN)/pytest
 
 test: lint typecheck pytest
