@@ -4,6 +4,7 @@ started, waited for and stopped with bounded waits."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+_LISTENING = re.compile(r"listening on (https?://\S+)")
 
 
 def free_port() -> int:
@@ -78,3 +80,19 @@ class Process:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_listening(self, timeout: float = 30.0) -> str:
+        """The URL the server announced (`listening on URL`); stops it and fails if none
+        came within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = _LISTENING.search(self.output()) if self.log_path.exists() else None
+            if match:
+                return match.group(1)
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(
+            f"{' '.join(self.args)} did not start within {timeout} s:\n{self.output()}"
+        )

@@ -4,6 +4,7 @@ subscribe endpoints, and facepush's own `/push/...` and `/metrics`."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,8 @@ SERVICE: web.AppKey[PushService] = web.AppKey("service", PushService)
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
 MAX_BODY = 64 * 1024 * 1024  # a batch of ~1,500 records with 40 KB images
 BAD_REQUEST, CACHE_FULL = 400, 507
-_OPEN_PATHS = {"/v1/auth/login"}
+_OPEN_PATHS = {"/v1/auth/login", "/openapi.yaml"}
+OPENAPI = Path(__file__).parent / "openapi.yaml"
 
 
 def make_app(service: PushService, accounts: Accounts) -> web.Application:
@@ -38,7 +40,12 @@ def make_app(service: PushService, accounts: Accounts) -> web.Application:
     app.router.add_get("/push/set-aside", _set_aside)
     app.router.add_post("/push/set-aside/replay", _replay)
     app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/openapi.yaml", _openapi)
     return app
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.Response(body=OPENAPI.read_bytes(), content_type="application/yaml")
 
 
 @web.middleware

@@ -21,7 +21,7 @@ from facepush.device.delivery import Deliverer
 from facepush.device.memory_outbox import MemoryOutbox
 from facepush.device.outbox import NewRecord
 from facepush.device.sender import Destination
-from facepush.protocol.identity import alarm_key, recognition_key
+from facepush.protocol.identity import envelope_key
 from facepush.protocol.jsontext import dump_json
 from facepush.protocol.times import now_ms
 from facepush.tools.records import RecordFactory
@@ -90,12 +90,7 @@ class _Terminal:
 
 
 def _new_record(envelope: dict[str, Any]) -> NewRecord:
-    data = envelope["data"]
-    if envelope["type"] == 0:
-        key = recognition_key(data["uuid"])
-    else:
-        key = alarm_key(data["trace_id"], data["status"], data["event_time"])
-    return NewRecord(envelope["type"], key, dump_json(envelope))
+    return NewRecord(envelope["type"], envelope_key(envelope), dump_json(envelope))
 
 
 def _tracing(report: FleetReport) -> aiohttp.TraceConfig:

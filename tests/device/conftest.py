@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -59,13 +58,4 @@ def start_device(tmp_path: Path, *args: str, name: str = "device") -> tuple[Proc
     """A real `python -m facepush device serve` on a free port; returns it and its URL."""
     log = tmp_path / f"{name}-{time.monotonic_ns()}.log"
     proc = Process(["device", "serve", "--listen", "127.0.0.1:0", *args], log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        match = re.search(r"listening on (\S+)", proc.output())
-        if match:
-            return proc, match.group(1)
-        if proc.proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.stop()
-    raise AssertionError(f"device did not start: {proc.output()}")
+    return proc, proc.wait_listening(timeout=20)

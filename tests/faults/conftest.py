@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from facepush.protocol import dump_json
-from facepush.protocol.identity import alarm_key, recognition_key
+from facepush.protocol.identity import envelope_key
 from facepush.tools.records import RecordFactory
 from tests.support import Process, free_port, wait_http
 
@@ -26,10 +26,7 @@ def http_json(url: str, body: Any = None, timeout: float = 10.0) -> Any:
 
 
 def key_of(envelope: dict[str, Any]) -> str:
-    data = envelope["data"]
-    if envelope["type"] == 0:
-        return recognition_key(data["uuid"])
-    return alarm_key(data["trace_id"], data["status"], data["event_time"])
+    return envelope_key(envelope)
 
 
 def records(count: int, seed: int, sn: str = "FAULT0001") -> list[dict[str, Any]]:
@@ -40,33 +37,29 @@ def records(count: int, seed: int, sn: str = "FAULT0001") -> list[dict[str, Any]
 def start_receiver(
     tmp: Path, *extra: str, port: int | None = None, name: str = "rcv"
 ) -> tuple[Process, str]:
-    port = port or free_port()
-    args = ["receiver", "serve", "--listen", f"127.0.0.1:{port}", "--data", str(tmp / name), *extra]
-    process = Process(args, tmp / f"{name}.log")
-    url = f"http://127.0.0.1:{port}"
-    _wait(process, url + "/healthz")
-    return process, url
+    return _start("receiver", "/healthz", tmp, extra, port, name)
 
 
 def start_device(
     tmp: Path, *extra: str, port: int | None = None, name: str = "dev"
 ) -> tuple[Process, str]:
+    return _start("device", "/push/status", tmp, extra, port, name)
+
+
+def _start(
+    kind: str, ready: str, tmp: Path, extra: tuple[str, ...], port: int | None, name: str
+) -> tuple[Process, str]:
+    """`facepush KIND serve` on `port` (a free one if None), once it answers `ready`."""
     port = port or free_port()
-    args = ["device", "serve", "--listen", f"127.0.0.1:{port}", "--data", str(tmp / name), *extra]
+    args = [kind, "serve", "--listen", f"127.0.0.1:{port}", "--data", str(tmp / name), *extra]
     process = Process(args, tmp / f"{name}.log")
     url = f"http://127.0.0.1:{port}"
-    _wait(process, url + "/push/status")
-    return process, url
-
-
-def _wait(process: Process, url: str) -> None:
     try:
-        wait_http(url, timeout=30)
+        wait_http(url + ready, timeout=30)
     except TimeoutError:
         process.stop()
-        raise AssertionError(
-            f"{' '.join(process.args)} did not start:\n{process.output()}"
-        ) from None
+        raise AssertionError(f"{' '.join(args)} did not start:\n{process.output()}") from None
+    return process, url
 
 
 def stored_keys(receiver: str) -> list[str]:

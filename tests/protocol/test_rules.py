@@ -174,3 +174,14 @@ def test_images() -> None:
         decode_image("@@@")
     with pytest.raises(ImageError, match=r"not a JPEG image \(starts with 89504e47\)"):
         decode_image(base64.b64encode(b"\x89PNG\r\n").decode())
+
+
+def test_envelope_key_agrees_with_the_decoder() -> None:
+    from facepush.protocol import decode_push, dump_json
+    from facepush.protocol.identity import envelope_key
+
+    for envelope in (
+        {"type": 0, "data": {"uuid": "u-9"}},
+        {"type": 1, "data": {"trace_id": "SPX:1", "status": 2, "event_time": 1684381433398}},
+    ):
+        assert envelope_key(envelope) == decode_push(dump_json(envelope)).key
