@@ -1,6 +1,6 @@
 """The delivery loop: takes queued records from an outbox and pushes them to a destination.
 
-Rules (push-protocol.md Part 2 ruling 2, Part 3):
+Rules (ruling 2 of docs/protocol-rulings.md, and what docs/device.md adds):
 - a record leaves the outbox only after the receiver acknowledged it (HTTP 2xx and JSON
   code 200); acknowledged records are deleted in batches, so a crash between the ack and
   the delete re-sends a few records, which the receiver de-duplicates by identity;

@@ -35,7 +35,8 @@ def prepare(handed: Handed, sn: str | None = None) -> list[NewRecord]:
             value = _strict_json.decode(handed)
             raw = handed.encode() if isinstance(handed, str) else handed
         except (msgspec.DecodeError, RecursionError):
-            # lenient: trailing commas (ruling 7); names what is wrong otherwise
+            # Lenient: trailing commas (ruling 7 of docs/protocol-rulings.md); otherwise it
+            # names what is wrong.
             value = parse_json(handed)
     else:
         value = handed

@@ -50,7 +50,7 @@ class MemoryOutbox:
         if excess > 0:
             if self.when_full is WhenFull.REFUSE_NEWEST:
                 raise CacheFullError(len(self._records), self.limit, len(records))
-            for kind in (RECOGNITION, ALARM):  # alarms go last (ruling 8)
+            for kind in (RECOGNITION, ALARM):  # alarms go last (ruling 8, docs/protocol-rulings.md)
                 for seq in self._order[kind]:
                     if len(evicted) == excess:
                         break

@@ -1,4 +1,5 @@
-"""Sending one record to the destination and judging the reply (ruling 2)."""
+"""Sending one record to the destination and judging the reply (ruling 2,
+docs/protocol-rulings.md)."""
 
 from __future__ import annotations
 

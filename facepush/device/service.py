@@ -46,7 +46,8 @@ WARN_AT, REARM_AT = 0.8, 0.7  # cache fill ratios for the warning
 class RecordResult:
     accepted: int  # committed to the outbox
     evicted: int  # older records evicted to make room (drop-oldest)
-    skipped: int  # not queued because push is disabled or unconfigured (ruling 9)
+    # not queued because push is disabled or unconfigured (ruling 9, docs/protocol-rulings.md)
+    skipped: int
 
 
 class PushService:

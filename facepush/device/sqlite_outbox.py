@@ -117,7 +117,8 @@ class SQLiteOutbox:
         evicted: list[Evicted] = []
         with self._transaction() as db:
             if excess > 0:
-                for kind in (RECOGNITION, ALARM):  # alarms go last (ruling 8)
+                # Alarms go last (ruling 8, docs/protocol-rulings.md).
+                for kind in (RECOGNITION, ALARM):
                     if len(evicted) < excess:
                         rows = db.execute(
                             "SELECT seq, kind, key FROM records WHERE kind = ? "

@@ -1,6 +1,7 @@
 """The push protocol in one place: wire models, code tables and rules.
 
 The device, the receiver and the tools import these; none of them re-states a rule.
+"Ruling N" in this package (and elsewhere) is a ruling of docs/protocol-rulings.md.
 """
 
 from facepush.protocol.ack import Outcome, Verdict, classify_reply, failure_reply, success_reply

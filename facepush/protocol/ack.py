@@ -1,4 +1,5 @@
 """What counts as delivered (ruling 2), what the receiver answers, and what is a refusal.
+Rulings: docs/protocol-rulings.md.
 
 A push is delivered only when the reply is HTTP 2xx and its JSON body has `code == 200`.
 Everything else keeps the record cached. A *specific* refusal (HTTP 4xx other than 408/429,

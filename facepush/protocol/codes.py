@@ -49,7 +49,8 @@ class EventType(CodeTable):
 
 
 class RecognitionType(CodeTable):
-    # 0 is not in the vendor table; real terminals send it for an unknown face (ruling 7).
+    # 0 is not in the vendor table; real terminals send it for an unknown face (ruling 7,
+    # docs/protocol-rulings.md).
     UNKNOWN = 0, "unknown face", "未知"
     EMPLOYEE = 1, "employee", "员工"
     VISITOR = 2, "visitor", "访客"

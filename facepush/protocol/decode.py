@@ -1,9 +1,10 @@
 """The one decoder of push bodies, used by the device, the receiver and the tools.
 
-Lenient (the default) accepts what real terminals send (ruling 7): trailing commas, blank
-images, nulls inside `user`, a numeric `user_id`, `groups` beside `user`, and codes missing
-from the tables. Strict accepts only what the vendor's document allows, for firmware teams
-checking their output. Both keep unknown fields in `extra` and name the field of every error.
+Lenient (the default) accepts what real terminals send (ruling 7 of docs/protocol-rulings.md):
+trailing commas, blank images, nulls inside `user`, a numeric `user_id`, `groups` beside
+`user`, and codes missing from the tables. Strict accepts only what the vendor's document
+allows, for firmware teams checking their output. Both keep unknown fields in `extra` and
+name the field of every error.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 """The identity rule of each event kind (ruling 6): the key used for de-duplication.
+Rulings: docs/protocol-rulings.md.
 
 A recognition is identified by its `uuid`; an alarm report by (`trace_id`, `status`,
 `event_time`), since one alarm has several reports over its life. The key is also the

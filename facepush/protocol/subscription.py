@@ -1,4 +1,4 @@
-"""The push configuration and its validation (rulings 3 and 4)."""
+"""The push configuration and its validation (rulings 3 and 4, docs/protocol-rulings.md)."""
 
 from __future__ import annotations
 

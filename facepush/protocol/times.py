@@ -1,4 +1,4 @@
-"""Time normalisation (ruling 5).
+"""Time normalisation (ruling 5, docs/protocol-rulings.md).
 
 `timestamp` is documented in seconds and `event_time` in milliseconds, but firmware mixes
 them up. Every value from after September 2001 is above 10**12 in milliseconds and below it

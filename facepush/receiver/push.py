@@ -1,9 +1,9 @@
 """The push endpoint (`POST /Record`): read, verify, decode, store, acknowledge.
 
-The reply comes only after the record is committed durably (ruling 2). Whatever is refused
-is kept in the quarantine table with its raw body before the refusal is sent, so that not
-even a malformed push is silently lost. When the store cannot write, the answer is 503:
-the terminal keeps the record and retries.
+The reply comes only after the record is committed durably (ruling 2 of
+docs/protocol-rulings.md). Whatever is refused is kept in the quarantine table with its raw
+body before the refusal is sent, so that not even a malformed push is silently lost. When
+the store cannot write, the answer is 503: the terminal keeps the record and retries.
 
 The handler is one plain aiohttp handler, so that a middleware (e.g. fault injection) can
 wrap it by path.

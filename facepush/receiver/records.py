@@ -84,7 +84,8 @@ def incoming(push: Push, *, source: str | None, received_at: int, late_after_ms:
         try:
             raw = decode_image(data.image)
         except ImageError as exc:
-            # Ruling 7: never refuse a record over its image; keep it and say what was wrong.
+            # Ruling 7 (docs/protocol-rulings.md): never refuse a record over its image;
+            # keep it and say what was wrong.
             item.image_flag = f"broken: {exc}"
         else:
             item.image = raw

@@ -18,7 +18,8 @@ MAX_BATCH = 100  # records per POST /push/records when the rate allows batching
 class SimulationReport:
     handed: int = 0  # records handed to the terminal (alarm reports included)
     accepted: int = 0  # durably cached by the terminal
-    skipped: int = 0  # not queued because push is disabled or unconfigured (ruling 9)
+    # not queued because push is disabled or unconfigured (ruling 9, docs/protocol-rulings.md)
+    skipped: int = 0
     evicted: int = 0  # older records evicted to make room (drop-oldest)
     refused: int = 0  # refused by the terminal (refuse-newest with a full cache)
     alarms: int = 0
