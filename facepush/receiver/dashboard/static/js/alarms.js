@@ -2,41 +2,20 @@
 // lifecycle (raised → clearing failed → cleared) and, from its raising report, its photo,
 // description and user — all from /api/alarms.
 
-import { apiUrl, getJson } from "./api.js";
+import { getJson, imageUrl } from "./api.js";
 import { el, fmtFull, fmtTime } from "./format.js";
 import { label, t } from "./i18n.js";
 
+// The alarm_status codes of the three steps, for their labels: `raised_at`,
+// `clear_failed_at` and `cleared_at` are the times of the reports with these statuses.
 const RAISED = 1;
 const CLEAR_FAILED = 2;
 const CLEARED = 3;
 
-/** The alarm list of /api/alarms, whatever its wrapping. */
-function itemsOf(data) {
-  if (Array.isArray(data)) return data;
-  if (data && Array.isArray(data.items)) return data.items;
-  if (data && Array.isArray(data.alarms)) return data.alarms;
-  return [];
-}
+/** The step the receiver's `state` (decided by the alarm's latest report) stands at. */
+const STEP_OF_STATE = { raised: RAISED, clear_failed: CLEAR_FAILED, cleared: CLEARED };
 
-const STATE_STATUS = { raised: RAISED, clear_failed: CLEAR_FAILED, cleared: CLEARED };
-
-/** The status of the alarm's latest report (1 raised, 2 clearing failed, 3 cleared). */
-function statusOf(alarm) {
-  if (alarm.state in STATE_STATUS) return STATE_STATUS[alarm.state];
-  if (alarm.cleared_at != null) return CLEARED;
-  return alarm.clear_failed_at != null ? CLEAR_FAILED : RAISED;
-}
-
-function isOpen(alarm) {
-  if (typeof alarm.open === "boolean") return alarm.open;
-  if (typeof alarm.state === "string") return alarm.state !== "cleared";
-  if (alarm.cleared_at != null) return false;
-  return alarm.status !== CLEARED;
-}
-
-function photoOf(alarm) {
-  return alarm.image_url ? apiUrl(alarm.image_url) : null;
-}
+const isOpen = (alarm) => alarm.state !== "cleared";
 
 function step(status, at, current) {
   return el(
@@ -48,17 +27,18 @@ function step(status, at, current) {
 }
 
 function lifecycle(alarm) {
-  const failed = alarm.clear_failed_at ?? null;
-  const now = statusOf(alarm);
-  const steps = [step(RAISED, alarm.raised_at ?? null, now === RAISED)];
-  if (failed != null) steps.push(step(CLEAR_FAILED, failed, now === CLEAR_FAILED));
-  steps.push(step(CLEARED, alarm.cleared_at ?? null, now === CLEARED));
+  const now = STEP_OF_STATE[alarm.state];
+  const steps = [step(RAISED, alarm.raised_at, now === RAISED)];
+  if (alarm.clear_failed_at != null) steps.push(step(CLEAR_FAILED, alarm.clear_failed_at, now === CLEAR_FAILED));
+  steps.push(step(CLEARED, alarm.cleared_at, now === CLEARED));
   return el("ol", { class: "lifecycle", "data-testid": "alarm-lifecycle" }, ...steps);
 }
 
 function alarmCard(alarm, open) {
-  const photo = photoOf(alarm);
-  const where = alarm.device || alarm.source || "";
+  const photo = imageUrl(alarm);
+  // The raising report's deviceSN when a firmware sends one, else the sender's address.
+  const where = alarm.device ?? alarm.source ?? "";
+  const description = alarm.description?.trim();
   return el(
     "li",
     {
@@ -78,15 +58,11 @@ function alarmCard(alarm, open) {
         "span",
         { class: "sub" },
         where ? `${where} · ` : "",
-        alarm.trace_id || "",
+        alarm.trace_id,
         alarm.user_id ? el("span", { "data-testid": "alarm-user", text: ` · ${alarm.user_id}` }) : null,
       ),
-      alarm.description && String(alarm.description).trim()
-        ? el("span", {
-            class: "description",
-            "data-testid": "alarm-description",
-            text: String(alarm.description).trim(),
-          })
+      description
+        ? el("span", { class: "description", "data-testid": "alarm-description", text: description })
         : null,
       lifecycle(alarm),
     ),
@@ -113,7 +89,7 @@ export class Alarms {
     }
     this.loading = true;
     try {
-      this.alarms = itemsOf(await getJson("/api/alarms", { limit: 100 }));
+      this.alarms = (await getJson("/api/alarms", { limit: 100 })).items;
       this.render();
     } finally {
       this.loading = false;

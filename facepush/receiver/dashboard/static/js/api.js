@@ -50,7 +50,11 @@ export function apiUrl(path, params = {}, withToken = true) {
   return url.pathname + url.search;
 }
 
-/** GET a JSON endpoint; resolves to its `data`, rejects with ApiError. */
+/**
+ * GET a JSON endpoint; resolves to its `data`, rejects with ApiError. Every reply of the
+ * receiver's API is the envelope `{code, msg, data}` with `code` equal to the HTTP status;
+ * a failure without a JSON body (a proxy in between, say) is named by its status.
+ */
 export async function getJson(path, params = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -60,26 +64,16 @@ export async function getJson(path, params = {}) {
   } catch (err) {
     throw new ApiError(0, `receiver unreachable (${err.message})`);
   }
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  const code = body && typeof body.code === "number" ? body.code : response.status;
-  if (response.status === 401 || response.status === 403 || code === 401 || code === 403) {
-    refused();
-    throw new ApiError(401, (body && body.msg) || "token refused");
-  }
-  if (!response.ok || code !== 200) {
-    throw new ApiError(code, (body && body.msg) || `HTTP ${response.status}`);
-  }
-  return body.data;
+  if (response.ok) return (await response.json()).data;
+  const body = await response.json().catch(() => null);
+  const msg = body?.msg || `HTTP ${response.status}`;
+  if (response.status === 401) refused();
+  throw new ApiError(response.status, msg);
 }
 
-/** The stored image of a record, or null. */
+/** The stored image (snapshot or alarm photo) of a record or alarm, or null. */
 export function imageUrl(item) {
-  return item && item.image_url ? apiUrl(item.image_url) : null;
+  return item.image_url ? apiUrl(item.image_url) : null;
 }
 
 /**
@@ -98,17 +92,8 @@ export function follow({ onRecord, onState, onReconnect }) {
       if (wasLive) onReconnect();
       wasLive = true;
     });
-    const handle = (event) => {
-      let item;
-      try {
-        item = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (item && typeof item === "object") onRecord(item);
-    };
-    source.addEventListener("record", handle);
-    source.addEventListener("message", handle);
+    // Each stored record is one `event: record`, its data the item of /api/events.
+    source.addEventListener("record", (event) => onRecord(JSON.parse(event.data)));
     source.addEventListener("error", () => {
       onState("reconnecting");
       if (source.readyState === EventSource.CLOSED) {

@@ -1,32 +1,31 @@
 // The record detail view: the full snapshot, every field in words, and the raw record.
 
 import { getJson, imageUrl } from "./api.js";
-import { el, fmtFull, fmtScore, fmtTemp, occurredAt, recordKey } from "./format.js";
+import { el, fmtFull, fmtScore, fmtTemp, shownAt } from "./format.js";
 import { label, t } from "./i18n.js";
 import { personName } from "./feed.js";
 
 function fieldsOf(item) {
-  const user = item.user || {};
+  const user = item.user ?? {};
   if (item.type === 1) {
     return [
       ["f_code", label("alarm_code", item.code)],
       ["f_status", label("alarm_status", item.status)],
       ["f_trace_id", item.trace_id],
-      ["f_deviceSN", item.deviceSN || item.device],
+      ["f_deviceSN", item.deviceSN], // only when a firmware adds one to its alarms
       ["f_user_id", item.user_id],
-      ["f_description", (item.description || "").trim()],
-      ["f_occurred_at", fmtFull(occurredAt(item))],
+      ["f_description", (item.description ?? "").trim()],
+      ["f_occurred_at", fmtFull(shownAt(item))],
       ["f_received_at", fmtFull(item.received_at)],
     ];
   }
-  const groups = Array.isArray(user.groups) ? user.groups : Array.isArray(item.groups) ? item.groups : [];
   return [
     ["passage", item.pass === true ? t("pass") : item.pass === false ? t("deny") : "—"],
     ["f_user_type", user.type != null ? label("user_type", user.type) : "—"],
     ["f_user_id", user.user_id],
     ["f_job_number", user.job_number],
     ["f_ic_number", user.ic_number],
-    ["f_groups", groups.map((g) => g.name || g.id).join(", ")],
+    ["f_groups", (user.groups ?? []).map((g) => g.name || g.id).join(", ")],
     ["f_recognitionType", label("recognitionType", item.recognitionType)],
     ["f_entry_mode", label("entry_mode", item.entry_mode)],
     ["f_mode", label("mode", item.mode)],
@@ -35,7 +34,7 @@ function fieldsOf(item) {
     ["f_recognizeScore", fmtScore(item.recognizeScore)],
     ["f_bodyTemperature", fmtTemp(item.bodyTemperature)],
     ["f_deviceSN", item.deviceSN],
-    ["f_occurred_at", fmtFull(occurredAt(item))],
+    ["f_occurred_at", fmtFull(shownAt(item))],
     ["f_received_at", `${fmtFull(item.received_at)}${item.late ? ` (${t("late")})` : ""}`],
     ["f_uuid", item.uuid],
     ["f_remark", user.remark],
@@ -60,12 +59,10 @@ export class Detail {
   open(item) {
     this.show(item);
     if (!this.dialog.open) this.dialog.showModal();
-    const key = recordKey(item);
+    const { key } = item;
     getJson(`/api/events/${encodeURIComponent(key)}`)
-      .then((full) => {
-        if (this.item && recordKey(this.item) === key && full && typeof full === "object") {
-          this.show(full.item && typeof full.item === "object" ? full.item : full);
-        }
+      .then((stored) => {
+        if (this.item?.key === key) this.show(stored);
       })
       .catch(() => {});
   }

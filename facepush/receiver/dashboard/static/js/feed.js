@@ -3,21 +3,20 @@
 // a second cost a handful of DOM operations per frame.
 
 import { imageUrl } from "./api.js";
-import { el, fmtFull, fmtScore, fmtSpan, fmtTemp, fmtTime, occurredAt, recordKey } from "./format.js";
+import { el, fmtFull, fmtScore, fmtSpan, fmtTemp, fmtTime, shownAt } from "./format.js";
 import { label, t } from "./i18n.js";
 
 export const MAX_ROWS = 200;
 
 /** A person's name, or a placeholder that says why there is none. */
 export function personName(item) {
-  const name = item.user && typeof item.user.name === "string" ? item.user.name.trim() : "";
-  return name || t("unknown_person");
+  return item.user?.name?.trim() || t("unknown_person");
 }
 
-/** The LATE badge of a record that arrived long after it happened, else null. */
+/** The LATE badge of a record the receiver marked `late`, else null. */
 export function lateBadge(item) {
   if (!item.late) return null;
-  const delay = (item.received_at ?? 0) - (occurredAt(item) ?? 0);
+  const delay = item.received_at - item.occurred_at; // a late record always has its time
   return el("span", {
     class: "badge late",
     "data-testid": "late",
@@ -50,14 +49,14 @@ export function thumb(item, size = "thumb") {
 }
 
 function recognitionRow(item, onOpen) {
-  const user = item.user || {};
-  const abnormal = typeof item.abnormal_type === "number" && item.abnormal_type !== 0;
+  const user = item.user ?? {};
+  const abnormal = Boolean(item.abnormal_type); // absent or 0 (none) is normal
   const row = el(
     "li",
     {
       class: `feed-row ${item.pass ? "is-pass" : "is-deny"}${item.late ? " is-late" : ""}`,
       "data-testid": "feed-row",
-      "data-key": recordKey(item),
+      "data-key": item.key,
     },
     thumb(item),
     el(
@@ -95,9 +94,9 @@ function recognitionRow(item, onOpen) {
       el("span", { class: "sn", "data-testid": "terminal", text: item.deviceSN || "—" }),
       el("time", {
         "data-testid": "time",
-        datetime: new Date(occurredAt(item) || 0).toISOString(),
-        title: fmtFull(occurredAt(item)),
-        text: fmtTime(occurredAt(item)),
+        datetime: new Date(shownAt(item)).toISOString(),
+        title: fmtFull(shownAt(item)),
+        text: fmtTime(shownAt(item)),
       }),
       lateBadge(item),
     ),
@@ -132,14 +131,13 @@ export class Feed {
   add(items) {
     for (const item of items) {
       if (item.type !== 0) continue;
-      const key = recordKey(item);
-      if (this.keys.has(key)) continue;
-      this.keys.add(key);
+      if (this.keys.has(item.key)) continue;
+      this.keys.add(item.key);
       this.queue.push(item);
     }
     if (this.queue.length > MAX_ROWS) {
       for (const gone of this.queue.splice(0, this.queue.length - MAX_ROWS)) {
-        this.keys.delete(recordKey(gone));
+        this.keys.delete(gone.key);
       }
     }
     this.schedule();
@@ -156,7 +154,7 @@ export class Feed {
   flush() {
     this.frame = 0;
     // In order of receipt: a late (backlog) record shows up on top when it arrives, marked.
-    const fresh = this.queue.sort((a, b) => (a.received_at ?? 0) - (b.received_at ?? 0));
+    const fresh = this.queue.sort((a, b) => a.received_at - b.received_at);
     this.queue = [];
     const fragment = document.createDocumentFragment();
     for (let i = fresh.length - 1; i >= 0; i--) fragment.append(recognitionRow(fresh[i], this.onOpen));
@@ -164,7 +162,7 @@ export class Feed {
     this.items = fresh.reverse().concat(this.items);
     while (this.items.length > MAX_ROWS) {
       const gone = this.items.pop();
-      this.keys.delete(recordKey(gone));
+      this.keys.delete(gone.key);
       this.list.lastElementChild?.remove();
     }
     this.empty.hidden = this.items.length > 0;

@@ -64,21 +64,10 @@ export function fmtTemp(temp) {
   return typeof temp === "number" && temp > 0 ? `${temp.toFixed(1)} °C` : "—";
 }
 
-/** A record's time of occurrence in ms (the receiver's normalised `occurred_at`). */
-export function occurredAt(item) {
-  if (typeof item.occurred_at === "number") return item.occurred_at;
-  if (typeof item.event_time === "number") return item.event_time;
-  if (typeof item.timestamp === "number") {
-    return item.timestamp > 1e12 ? item.timestamp : item.timestamp * 1000;
-  }
-  return item.received_at;
-}
-
-/** The record's key, the id of `/api/events/{key}`. */
-export function recordKey(item) {
-  if (item.key) return String(item.key);
-  if (item.type === 1) return `a:${item.trace_id}:${item.status}:${item.event_time}`;
-  return `r:${item.uuid}`;
+/** The time a record is shown at: when it happened (the receiver's normalised
+ * `occurred_at`), or, for a record that carries no time (`occurred_at` null), its receipt. */
+export function shownAt(item) {
+  return item.occurred_at ?? item.received_at;
 }
 
 /** The value of a datetime-local input as ms, or "" when empty. */

@@ -196,8 +196,9 @@ export function label(table, code) {
   return lang === "zh" ? `未知 (${code})` : `unknown (${code})`;
 }
 
+/** The `data` of /dashboard/labels.json: `{table: {code: {en, zh}}}`. */
 export function setLabelTables(data) {
-  tables = data || {};
+  tables = data;
 }
 
 /** Put the page's own words into every element marked data-i18n. */

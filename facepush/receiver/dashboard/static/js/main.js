@@ -56,8 +56,7 @@ function refuse() {
 async function loadStats() {
   const stats = await getJson("/api/stats");
   for (const node of document.querySelectorAll("[data-stat]")) {
-    const value = stats[node.dataset.stat];
-    node.textContent = typeof value === "number" ? value.toLocaleString() : "–";
+    node.textContent = stats[node.dataset.stat].toLocaleString();
   }
 }
 

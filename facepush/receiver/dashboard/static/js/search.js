@@ -2,7 +2,7 @@
 // export of the same filters.
 
 import { apiUrl, getJson } from "./api.js";
-import { el, fmtFull, fmtTime, localInputToMs, occurredAt, recordKey } from "./format.js";
+import { el, fmtFull, fmtTime, localInputToMs, shownAt } from "./format.js";
 import { label, t } from "./i18n.js";
 import { lateBadge, passBadge, personName } from "./feed.js";
 
@@ -30,17 +30,17 @@ function resultRow(item, onOpen) {
     ? label("alarm_status", item.status)
     : [item.user?.user_id, label("recognitionType", item.recognitionType)].filter(Boolean).join(" · ");
   const details = alarm
-    ? (item.description || "").trim()
+    ? (item.description ?? "").trim()
     : [label("entry_mode", item.entry_mode), item.abnormal_type ? label("abnormal_type", item.abnormal_type) : ""]
         .filter(Boolean)
         .join(" · ");
   const row = el(
     "tr",
-    { "data-testid": "result", "data-key": recordKey(item), tabindex: 0, class: alarm ? "is-alarm" : "" },
-    el("td", { title: fmtFull(occurredAt(item)) }, fmtTime(occurredAt(item)), " ", lateBadge(item)),
+    { "data-testid": "result", "data-key": item.key, tabindex: 0, class: alarm ? "is-alarm" : "" },
+    el("td", { title: fmtFull(shownAt(item)) }, fmtTime(shownAt(item)), " ", lateBadge(item)),
     el("td", {}, el("span", { class: `tag t${item.type}`, text: label("type", item.type) })),
     el("td", {}, what, el("span", { class: "sub", text: sub })),
-    el("td", { class: "sn", text: item.deviceSN || item.device || "—" }),
+    el("td", { class: "sn", text: item.deviceSN || "—" }),
     el("td", {}, passBadge(item)),
     el("td", { class: "details", text: details }),
   );
@@ -89,7 +89,7 @@ export class Search {
       const data = await getJson("/api/events", { ...this.filters, limit: PAGE });
       if (generation !== this.generation) return;
       this.items = data.items;
-      this.next = data.next ?? null;
+      this.next = data.next;
       this.body.replaceChildren(...this.items.map((item) => resultRow(item, this.onOpen)));
       this.showInfo();
     } finally {
@@ -105,7 +105,7 @@ export class Search {
       const data = await getJson("/api/events", { ...this.filters, limit: PAGE, cursor: this.next });
       if (generation !== this.generation) return;
       this.items = this.items.concat(data.items);
-      this.next = data.next ?? null;
+      this.next = data.next;
       const fragment = document.createDocumentFragment();
       for (const item of data.items) fragment.append(resultRow(item, this.onOpen));
       this.body.append(fragment);

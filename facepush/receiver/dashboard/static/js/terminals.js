@@ -6,32 +6,12 @@ import { t } from "./i18n.js";
 
 /** A terminal that pushed nothing for this long is shown as silent. */
 export const SILENT_AFTER_MS = 5 * 60 * 1000;
-/** A terminal that delivered a late (backlog) record this recently is replaying. */
-const REPLAYING_WITHIN_MS = 60 * 1000;
 
-function itemsOf(data) {
-  if (Array.isArray(data)) return data;
-  if (data && Array.isArray(data.items)) return data.items;
-  if (data && Array.isArray(data.devices)) return data.devices;
-  return [];
-}
-
-function serialOf(device) {
-  return device.serial ?? device.deviceSN ?? device.device ?? "";
-}
-
-/** Records received from the terminal since midnight (the receiver's local day). */
-function todayOf(device) {
-  return typeof device.today === "number" ? device.today.toLocaleString() : "–";
-}
-
+/** Replaying a backlog is the receiver's judgement (`replaying`: it received a late record
+ * within its replay window); silent is the page's, from `last_seen`. */
 export function stateOf(device, now = Date.now()) {
-  const flag = device.replaying ?? device.replaying_backlog ?? device.backlog;
-  if (flag === true) return "replaying";
-  if (flag === undefined && device.last_late_at && now - device.last_late_at < REPLAYING_WITHIN_MS) {
-    return "replaying";
-  }
-  return device.last_seen && now - device.last_seen < SILENT_AFTER_MS ? "online" : "silent";
+  if (device.replaying) return "replaying";
+  return now - device.last_seen < SILENT_AFTER_MS ? "online" : "silent";
 }
 
 export class Terminals {
@@ -42,33 +22,31 @@ export class Terminals {
     this.devices = [];
   }
 
-  /** /api/devices has everything shown, `today` included: one request per refresh. */
+  /** /api/devices has everything shown, `today` included, most recently seen first: one
+   * request per refresh. */
   async load() {
-    this.devices = itemsOf(await getJson("/api/devices"));
-    this.devices.sort((a, b) => (b.last_seen ?? 0) - (a.last_seen ?? 0));
+    this.devices = (await getJson("/api/devices")).items;
     this.render();
   }
 
   render() {
     const now = Date.now();
     const rows = this.devices.map((device) => {
-      const serial = serialOf(device);
+      const { serial } = device;
       const state = stateOf(device, now);
       return el(
         "tr",
         { "data-testid": "terminal-row", "data-serial": serial, "data-state": state },
         el("th", { scope: "row", class: "sn", text: serial }),
         el("td", {}, el("span", { class: `chip ${state}`, "data-testid": "terminal-state", text: t(state) })),
-        el("td", {
-          title: fmtFull(device.last_seen),
-          text: device.last_seen ? t("ago", { t: fmtSpan(now - device.last_seen) }) : "—",
-        }),
-        el("td", { class: "num", "data-testid": "terminal-today", text: todayOf(device) }),
+        el("td", { title: fmtFull(device.last_seen), text: t("ago", { t: fmtSpan(now - device.last_seen) }) }),
+        // Received since midnight in the receiver's time zone, whenever the records happened.
+        el("td", { class: "num", "data-testid": "terminal-today", text: device.today.toLocaleString() }),
       );
     });
     this.body.replaceChildren(...rows);
     this.empty.hidden = rows.length > 0;
-    this.datalist.replaceChildren(...this.devices.map((d) => el("option", { value: serialOf(d) })));
+    this.datalist.replaceChildren(...this.devices.map((d) => el("option", { value: d.serial })));
   }
 
   clear() {
