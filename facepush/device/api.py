@@ -4,34 +4,53 @@ subscribe endpoints, and facepush's own `/push/...` and `/metrics`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from facepush.device.auth import Accounts
-from facepush.device.errors import AuthError, BatchTooLargeError, CacheFullError
+from facepush.device.errors import (
+    AuthError,
+    BatchTooLargeError,
+    CacheFullError,
+    TooManyFailures,
+)
 from facepush.device.report import render_metrics
 from facepush.device.service import PushService
 from facepush.errors import DecodeError
 from facepush.metrics import CONTENT_TYPE
 from facepush.protocol.encode import to_plain
 from facepush.protocol.jsontext import parse_json
+from facepush.sitepolicy import SitePolicy, install
+from facepush.throttle import FailureThrottle
 from facepush.web import envelope
 
+T = TypeVar("T")
 log = logging.getLogger("facepush.device")
 SERVICE: web.AppKey[PushService] = web.AppKey("service", PushService)
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
+THROTTLE: web.AppKey[FailureThrottle] = web.AppKey("throttle", FailureThrottle)
 MAX_BODY = 64 * 1024 * 1024  # a batch of ~1,500 records with 40 KB images
 BAD_REQUEST, CACHE_FULL = 400, 507
 _OPEN_PATHS = {"/v1/auth/login", "/openapi.yaml"}
 OPENAPI = Path(__file__).parent / "openapi.yaml"
 
 
-def make_app(service: PushService, accounts: Accounts) -> web.Application:
+def make_app(
+    service: PushService,
+    accounts: Accounts,
+    policy: SitePolicy | None = None,
+    throttle: FailureThrottle | None = None,
+) -> web.Application:
+    """The terminal's API. `policy` (default: loopback Host names only) refuses cross-site
+    writes; `throttle` bounds password and token guessing per client address."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _auth])
+    install(app, policy if policy is not None else SitePolicy())
     app[SERVICE] = service
     app[ACCOUNTS] = accounts
+    app[THROTTLE] = throttle if throttle is not None else FailureThrottle()
     app.router.add_post("/v1/auth/login", _login)
     app.router.add_get("/v1/event/subscribe", _get_subscription)
     app.router.add_post("/v1/event/subscribe", _post_subscription)
@@ -58,6 +77,10 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return envelope(code=BAD_REQUEST, msg=str(exc), status=BAD_REQUEST)
     except AuthError as exc:
         return envelope(code=exc.code, msg=str(exc), status=401)
+    except TooManyFailures as exc:
+        reply = envelope(code=429, msg=str(exc), status=429)
+        reply.headers["Retry-After"] = str(exc.retry_after)
+        return reply
     except (CacheFullError, BatchTooLargeError) as exc:
         return envelope(code=CACHE_FULL, msg=str(exc), status=CACHE_FULL)
     except web.HTTPRequestEntityTooLarge as exc:
@@ -71,10 +94,30 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 @web.middleware
 async def _auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    accounts = request.app[ACCOUNTS]
     if request.path not in _OPEN_PATHS:
-        request.app[ACCOUNTS].check(request.headers.get("Authorization"))
+        given = request.headers.get("Authorization")
+        if given and accounts.enabled:
+            _guarded(request, given, lambda: accounts.check(given))
+        else:
+            accounts.check(given)  # no credentials: 401 "log in first", not a guess
     response: web.StreamResponse = await handler(request)
     return response
+
+
+def _guarded(request: web.Request, credential: str, check: Callable[[], T]) -> T:
+    """Run a credential check under the per-client bound on guessing."""
+    throttle = request.app[THROTTLE]
+    wait = throttle.retry_after(request.remote)
+    if wait is not None:
+        raise TooManyFailures(wait)
+    try:
+        result = check()
+    except AuthError:
+        throttle.failed(request.remote, credential)
+        raise
+    throttle.succeeded(request.remote)
+    return result
 
 
 async def _json(request: web.Request) -> Any:
@@ -87,7 +130,9 @@ async def _login(request: web.Request) -> web.Response:
         # No account configured: the terminal needs no authentication; say so plainly.
         return envelope({"token": None, "validTime": None}, msg="OK (no account configured)")
     # Wrong credentials raise AuthError: code 1000/1001 in the envelope (see _errors).
-    return envelope(accounts.login(await _json(request)))
+    body = await _json(request)
+    given = f"{body.get('username')}\0{body.get('password')}" if isinstance(body, dict) else ""
+    return envelope(_guarded(request, given, lambda: accounts.login(body)))
 
 
 async def _get_subscription(request: web.Request) -> web.Response:

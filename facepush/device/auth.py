@@ -1,11 +1,16 @@
 """The terminal's account: `POST /v1/auth/login` issues a JWT (HS256); afterwards
 `Authorization: Bearer <token>` or HTTP Basic. Vendor codes: 401 Unauthorized,
-1000 Account Not Exist, 1001 Password Wrong. Without an account nothing is checked."""
+1000 Account Not Exist, 1001 Password Wrong. Without an account nothing is checked.
+
+Tokens are signed with a key derived from the data directory's JWT key *and* the
+account's credentials, so that changing the password (restarting with another
+`--password`) ends every token issued before: they no longer verify."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import time
 from typing import Any
@@ -27,7 +32,7 @@ class Accounts:
             raise ConfigError("--username/--password", "give both or neither")
         self.username = username
         self._password = password
-        self._key = key
+        self._key = token_key(key, username, password)
 
     @property
     def enabled(self) -> bool:
@@ -80,14 +85,29 @@ class Accounts:
         except jwt.ExpiredSignatureError:
             raise AuthError(UNAUTHORIZED, "Unauthorized: token expired; log in again") from None
         except jwt.InvalidTokenError:
-            raise AuthError(UNAUTHORIZED, "Unauthorized: invalid token; log in again") from None
+            raise AuthError(
+                UNAUTHORIZED,
+                "Unauthorized: invalid token (not issued here, or issued before the password "
+                "changed); log in again",
+            ) from None
         if claims.get("sub") != self.username:
             raise AuthError(UNAUTHORIZED, "Unauthorized: token of another account")
 
     def _check_password(self, user: str, password: str) -> None:
         if self.username is None or self._password is None:
             return  # no account: nothing to check
-        if not hmac.compare_digest(user.encode(), self.username.encode()):
+        # Digests of equal length: the comparison time says nothing about either value.
+        if not hmac.compare_digest(_digest(user), _digest(self.username)):
             raise AuthError(ACCOUNT_NOT_EXIST, "Account Not Exist")
-        if not hmac.compare_digest(password.encode(), self._password.encode()):
+        if not hmac.compare_digest(_digest(password), _digest(self._password)):
             raise AuthError(PASSWORD_WRONG, "Password Wrong")
+
+
+def token_key(key: bytes, username: str | None, password: str | None) -> bytes:
+    """The key that signs this account's tokens: bound to the account's credentials."""
+    account = f"{username or ''}\0{password or ''}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, b"facepush-login-token\0" + account, hashlib.sha256).digest()
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()

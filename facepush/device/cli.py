@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from facepush.errors import FacepushError
 
@@ -51,7 +52,14 @@ def device() -> None:
     help="Records in flight at once (adaptive when not given; 1 = strict order).",
 )
 @click.option("--username", default=None, help="The terminal's admin account.")
-@click.option("--password", default=None, help="Its password.")
+@click.option(
+    "--password",
+    default=None,
+    envvar="FACEPUSH_PASSWORD",
+    show_envvar=True,
+    help="Its password. Prefer the environment variable: the command line shows in `ps`. "
+    "From the environment it is used only together with --username.",
+)
 @click.option(
     "--tls-cert",
     type=click.Path(dir_okay=False, exists=True),
@@ -68,7 +76,14 @@ def device() -> None:
     help="Trust this CA for an https destination (system trust otherwise).",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify an https destination.")
-@click.option("--signing-secret", default=None, help="whsec_... : sign pushes (Standard Webhooks).")
+@click.option(
+    "--signing-secret",
+    default=None,
+    envvar="FACEPUSH_SIGNING_SECRET",
+    show_envvar=True,
+    help="whsec_... : sign pushes (Standard Webhooks). Prefer the environment variable: "
+    "the command line shows in `ps`.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
@@ -81,7 +96,18 @@ def device() -> None:
     is_flag=True,
     help="Serve beyond loopback without an account (anyone on the network can configure it).",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this Host name (repeatable). Bound to loopback, only "
+    "loopback names and IP addresses are answered otherwise (DNS-rebinding defence); bound "
+    "beyond loopback, any name unless this is given.",
+)
+@click.pass_context
 def serve(
+    ctx: click.Context,
     listen: str,
     data_dir: Path,
     sn: str | None,
@@ -97,9 +123,17 @@ def serve(
     signing_secret: str | None,
     timeout: float,
     allow_remote_unauthenticated: bool,
+    allowed_hosts: tuple[str, ...],
 ) -> None:
-    """Run one terminal's push service."""
+    """Run one terminal's push service.
+
+    Secrets may come from the environment instead of the command line (which every user
+    of the machine can read with `ps`): FACEPUSH_PASSWORD, FACEPUSH_SIGNING_SECRET.
+    """
     from facepush.device.server import ServeOptions, run
+
+    if username is None and ctx.get_parameter_source("password") is ParameterSource.ENVIRONMENT:
+        password = None  # FACEPUSH_PASSWORD set for the client commands: no account here
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -120,6 +154,7 @@ def serve(
         signing_secret=signing_secret,
         timeout=timeout,
         allow_remote_unauthenticated=allow_remote_unauthenticated,
+        allowed_hosts=allowed_hosts,
     )
     try:
         asyncio.run(run(options))

@@ -1,16 +1,19 @@
 """The service's small durable state beside the outbox: the push configuration, the JWT
-signing key, and a lock so that two services never share one data directory."""
+signing key, and a lock so that two services never share one data directory.
+
+The directory is created 0700 and every file in it 0600 (facepush.files): the outbox
+holds face images, the key signs logins."""
 
 from __future__ import annotations
 
 import fcntl
-import os
 import secrets
 from pathlib import Path
 
 import msgspec
 
 from facepush.device.errors import DataDirError
+from facepush.files import private_dir, private_file, write_atomically
 from facepush.protocol.models import Subscription
 
 SUBSCRIPTION_FILE = "subscription.json"
@@ -19,29 +22,15 @@ OUTBOX_FILE = "outbox.sqlite3"
 LOCK_FILE = "lock"
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves the old or the new file, whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class DataDir:
     """The `--data` directory: created if missing, locked while a service uses it."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.path / LOCK_FILE, "a+b")  # noqa: SIM115 - held while open
+            private_dir(self.path)
+            lock = private_file(self.path / LOCK_FILE)
+            self._lock = open(lock, "a+b")  # noqa: SIM115 - held while open
         except OSError as exc:
             raise DataDirError(
                 f"cannot use data directory {self.path}: {exc.strerror or exc}"
@@ -84,8 +73,7 @@ class DataDir:
         except FileNotFoundError:
             pass
         key = secrets.token_bytes(32)
-        write_atomically(path, key)
-        path.chmod(0o600)
+        write_atomically(path, key)  # 0600 from its first byte on
         return key
 
     def close(self) -> None:

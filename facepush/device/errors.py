@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from facepush.errors import FacepushError
+from facepush.throttle import too_many_message
 
 
 class DeviceError(FacepushError):
@@ -53,6 +54,16 @@ class AuthError(DeviceError):
     def __init__(self, code: int, msg: str) -> None:
         self.code = code
         super().__init__(msg)
+
+
+class TooManyFailures(DeviceError):
+    """A client made too many wrong guesses: its credentials are not checked for a while.
+
+    `retry_after` is the wait in whole seconds (the reply's `Retry-After`)."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(too_many_message(retry_after))
 
 
 class SetupError(DeviceError):

@@ -10,6 +10,7 @@ from facepush.device.api import make_app
 from facepush.device.auth import Accounts
 from facepush.device.errors import SetupError
 from facepush.device.service import PushService
+from facepush.sitepolicy import SitePolicy, allowed_hosts_for
 from facepush.tls import server_context
 from facepush.web import is_loopback, parse_listen, serve_until_stopped
 
@@ -31,6 +32,7 @@ class ServeOptions:
     signing_secret: str | None = None
     timeout: float = 10.0
     allow_remote_unauthenticated: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
 
 def check(options: ServeOptions) -> tuple[str, int]:
@@ -73,6 +75,8 @@ async def run(options: ServeOptions) -> None:
         key = service.jwt_key
         assert key is not None  # a data directory is always given here
         accounts = Accounts(options.username, options.password, key)
-        await serve_until_stopped(make_app(service, accounts), host, port, ssl_context=tls)
+        policy = SitePolicy(allowed_hosts_for(host, options.allowed_hosts))
+        app = make_app(service, accounts, policy)
+        await serve_until_stopped(app, host, port, ssl_context=tls)
     finally:
         await service.stop()

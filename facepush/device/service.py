@@ -36,9 +36,12 @@ from facepush.protocol.models import Subscription
 from facepush.protocol.signing import parse_secret
 from facepush.protocol.subscription import apply_update
 from facepush.protocol.times import now_ms
+from facepush.redact import RedactingFilter, redact
 from facepush.tls import client_context
 
 log = logging.getLogger("facepush.device")
+# Delivery errors name the destination: its credentials stay out of the log.
+log.addFilter(RedactingFilter())
 WARN_AT, REARM_AT = 0.8, 0.7  # cache fill ratios for the warning
 
 
@@ -283,12 +286,12 @@ class PushService:
             "cache_limit": self.cache_limit,
             "window": deliverer.window.limit,
             "in_flight": deliverer.in_flight,
-            "last_error": stats.last_error,
+            "last_error": redact(stats.last_error) if stats.last_error else None,
             "last_error_at": stats.last_error_at,
             "last_delivery_at": stats.last_delivery_at,
             "latency_ms": round(1000 * stats.latency_sum / acked, 1) if acked else None,
             "rtt_ms": round(1000 * stats.rtt_sum / acked, 2) if acked else None,
-            "event_dest": sub.event_dest if sub else None,
+            "event_dest": redact(sub.event_dest) if sub else None,
             "sn": self.sn,
         }
 

@@ -27,6 +27,7 @@ from facepush.device.outbox import (
     StoredRecord,
     WhenFull,
 )
+from facepush.files import private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -62,6 +63,8 @@ class SQLiteOutbox:
         self.when_full = when_full
         self.path = Path(path)
         try:
+            # Created 0600 before SQLite opens it: its -wal and -shm files take its mode.
+            private_file(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: the WAL is fsynced at every commit, so an acknowledged intake is on disk.
@@ -73,7 +76,7 @@ class SQLiteOutbox:
             self._db.executescript(_SCHEMA)
             self._load_counts()
             self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise DataDirError(
                 f"cannot open the outbox {self.path}: {exc}. Check that the --data directory "
                 "is writable and holds a facepush outbox (move a damaged file away to start "

@@ -27,6 +27,9 @@ from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.store import Store
 from facepush.receiver.stream import Broadcaster
+from facepush.sitepolicy import SitePolicy, add_headers
+from facepush.sitepolicy import middleware as site_policy
+from facepush.throttle import FailureThrottle
 
 log = logging.getLogger("facepush.receiver")
 
@@ -36,6 +39,7 @@ WRITER = web.AppKey("facepush.receiver.writer", Writer)
 METRICS = web.AppKey("facepush.receiver.metrics", ReceiverMetrics)
 BROADCASTER = web.AppKey("facepush.receiver.broadcaster", Broadcaster)
 CONFIG = web.AppKey("facepush.receiver.config", ReceiverConfig)
+THROTTLE = web.AppKey("facepush.receiver.throttle", FailureThrottle)
 _DAY_MS = 86_400_000
 
 
@@ -66,17 +70,22 @@ def create_app(
         PushSettings(config.max_body, int(config.late_after_s * 1000), signing_key),
     )
 
-    chain: list[Middleware] = [*middlewares]
+    # No cross-site writes, no DNS rebinding; the push path takes any Content-Type.
+    policy = SitePolicy(config.allowed_hosts, lenient_paths=frozenset({config.push_path}))
+    chain: list[Middleware] = [*middlewares, site_policy(policy)]
+    throttle = FailureThrottle()
     if config.token is not None:
         open_paths = frozenset({config.push_path, "/healthz"})
         # A browser opening the dashboard without the token gets a page saying so.
-        chain.append(token_middleware(config.token, open_paths, page_paths=frozenset({"/"})))
+        pages = frozenset({"/"})
+        chain.append(token_middleware(config.token, open_paths, pages, throttle))
     chain.append(api_errors)
     # The push handler enforces max_body itself (413 + quarantine); aiohttp's own limit only
     # has to stay out of its way.
     app = web.Application(middlewares=chain, client_max_size=config.max_body + 1)
+    add_headers(app)
     app[STORE], app[WRITER], app[METRICS], app[BROADCASTER] = store, writer, metrics, broadcaster
-    app[CONFIG] = config
+    app[CONFIG], app[THROTTLE] = config, throttle
 
     app.router.add_post(config.push_path, push.handle)
     app.router.add_get("/api/events", queries.events)

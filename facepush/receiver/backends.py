@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from facepush.files import private_dir, private_file
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import Store
 
@@ -10,8 +13,9 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     """The store for `sqlite:///PATH` or `postgresql://...`, its schema brought up to date."""
     store: Store
     if url.startswith("sqlite:"):
-        from facepush.receiver.sqlite_store import SQLiteStore
+        from facepush.receiver.sqlite_store import SQLiteStore, path_of
 
+        _private_database(path_of(url))
         store = SQLiteStore(url)
     elif url.startswith(("postgresql:", "postgres:")):
         from facepush.receiver.pg_store import PostgresStore
@@ -28,3 +32,13 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             store.close()
             raise
     return store
+
+
+def _private_database(path: Path) -> None:
+    """The database's directory (0700) and file (0600) made before SQLite opens it, so
+    that the face images in it, and in its -wal and -shm files, are the service's own."""
+    try:
+        private_dir(path.parent)
+        private_file(path)
+    except OSError as exc:
+        raise ReceiverConfigError(f"cannot create {path}: {exc.strerror or exc}") from None

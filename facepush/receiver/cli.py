@@ -21,6 +21,7 @@ from facepush.receiver.config import (
     check_bind,
     default_db_url,
 )
+from facepush.sitepolicy import allowed_hosts_for
 from facepush.web import parse_listen, serve_until_stopped
 
 
@@ -40,8 +41,20 @@ def receiver() -> None:
 )
 @click.option("--db", "db_url", help="sqlite:///PATH or postgresql://... (default: under --data).")
 @click.option("--path", "push_path", default=DEFAULT_PATH, show_default=True, help="Push path.")
-@click.option("--token", help="Protects everything but the push path and /healthz.")
-@click.option("--signing-secret", help="whsec_...: verify Standard Webhooks signatures.")
+@click.option(
+    "--token",
+    envvar="FACEPUSH_TOKEN",
+    show_envvar=True,
+    help="Protects everything but the push path and /healthz; at least 16 characters. "
+    "Prefer the environment variable: the command line shows in `ps`.",
+)
+@click.option(
+    "--signing-secret",
+    envvar="FACEPUSH_SIGNING_SECRET",
+    show_envvar=True,
+    help="whsec_...: verify Standard Webhooks signatures. Prefer the environment variable: "
+    "the command line shows in `ps`.",
+)
 @click.option(
     "--late-after",
     type=click.FloatRange(min=0),
@@ -67,6 +80,15 @@ def receiver() -> None:
     help="Allow a non-loopback --listen without --token.",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this Host name (repeatable). Bound to loopback, only "
+    "loopback names and IP addresses are answered otherwise (DNS-rebinding defence); bound "
+    "beyond loopback, any name unless this is given.",
+)
+@click.option(
     "--chaos",
     "chaos_spec",
     default=None,
@@ -84,9 +106,14 @@ def serve(
     keep_images: float | None,
     max_body: int,
     allow_remote_unauthenticated: bool,
+    allowed_hosts: tuple[str, ...],
     chaos_spec: str | None,
 ) -> None:
-    """Run the receiver: accept pushes, store them durably, serve the query API."""
+    """Run the receiver: accept pushes, store them durably, serve the query API.
+
+    Secrets may come from the environment instead of the command line (which every user
+    of the machine can read with `ps`): FACEPUSH_TOKEN, FACEPUSH_SIGNING_SECRET.
+    """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         host, port = parse_listen(listen)
@@ -99,6 +126,7 @@ def serve(
             late_after_s=late_after,
             keep_images_days=keep_images,
             max_body=max_body,
+            allowed_hosts=allowed_hosts_for(host, allowed_hosts),
         )
         chaos = Chaos(ChaosSpec.parse(chaos_spec)) if chaos_spec else None
         asyncio.run(_serve(config, host, port, chaos))

@@ -16,6 +16,9 @@ DEFAULT_LATE_AFTER_S = 300
 # what one request can make the server hold in memory.
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 SQLITE_FILE = "receiver.sqlite3"
+# A token is the only thing between the network and the snapshots: long enough that
+# guessing it (at most a few per minute, see facepush.throttle) is hopeless.
+MIN_TOKEN_LENGTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,9 @@ class ReceiverConfig:
     late_after_s: float = DEFAULT_LATE_AFTER_S
     keep_images_days: float | None = None
     max_body: int = DEFAULT_MAX_BODY
+    # Host names answered besides loopback names and IP literals; None: every name
+    # (facepush.sitepolicy; the CLI derives it from --listen and --allowed-host).
+    allowed_hosts: frozenset[str] | None = frozenset()
     # How often the image retention runs (seconds); tests shorten it.
     purge_interval_s: float = 3600.0
     # Seconds between SSE keep-alive comments on /api/stream.
@@ -49,8 +55,12 @@ class ReceiverConfig:
             raise ReceiverConfigError(f"--late-after {self.late_after_s}: must not be negative")
         if self.keep_images_days is not None and self.keep_images_days <= 0:
             raise ReceiverConfigError(f"--keep-images {self.keep_images_days}: must be above 0")
-        if self.token is not None and not self.token.strip():
-            raise ReceiverConfigError("--token: must not be empty")
+        if self.token is not None and len(self.token.strip()) < MIN_TOKEN_LENGTH:
+            raise ReceiverConfigError(
+                f"--token: must be at least {MIN_TOKEN_LENGTH} characters, got "
+                f"{len(self.token.strip())}; make one with: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(24))'"
+            )
 
 
 def default_db_url(data: Path) -> str:

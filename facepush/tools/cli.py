@@ -15,6 +15,7 @@ import click
 from facepush.client import TerminalClient
 from facepush.errors import FacepushError
 from facepush.protocol import Subscription
+from facepush.redact import redact
 from facepush.tools.records import RecordFactory
 from facepush.tools.simulate import simulate as run_simulation
 
@@ -26,7 +27,14 @@ def terminal_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command that talks to a terminal shares (one spelling each)."""
     options = [
         click.option("--username", help="The terminal's account (logs in for a JWT)."),
-        click.option("--password", help="The account's password.", default=""),
+        click.option(
+            "--password",
+            default="",
+            envvar="FACEPUSH_PASSWORD",
+            show_envvar=True,
+            help="The account's password. Prefer the environment variable: the command line "
+            "shows in `ps`.",
+        ),
         click.option("--basic", is_flag=True, help="Use HTTP Basic instead of a JWT login."),
         click.option("--ca", type=click.Path(exists=True, dir_okay=False), help="Trust this CA."),
         click.option("--insecure", is_flag=True, help="Do not verify the terminal's certificate."),
@@ -95,7 +103,8 @@ def subscribe(
     for result in results:
         if result["ok"] and not as_json:
             state = "enabled" if result["config"]["enabled"] else "disabled"
-            click.echo(f"{result['terminal']}: push {state} to {result['config']['event_dest']}")
+            shown = redact(result["config"]["event_dest"])
+            click.echo(f"{result['terminal']}: push {state} to {shown}")
         elif not result["ok"]:
             click.echo(f"{result['terminal']}: {result['error']}", err=True)
     if failed:
@@ -141,7 +150,7 @@ def subscription(device_url: str, as_json: bool, **opts: Any) -> None:
         click.echo(f"{device_url}: push was never configured")
     else:
         state = "enabled" if config.enabled else "disabled"
-        click.echo(f"{device_url}: push {state}, event_dest {config.event_dest}")
+        click.echo(f"{device_url}: push {state}, event_dest {redact(config.event_dest)}")
 
 
 @click.command()

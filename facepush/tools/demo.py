@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -17,12 +18,16 @@ from pathlib import Path
 
 from facepush.client import TerminalClient
 from facepush.errors import FacepushError
+from facepush.files import private_dir
 from facepush.tools.records import RecordFactory
 from facepush.tools.simulate import simulate
 
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 FOREVER = 10**12
+# The demo is a self-contained playground: secrets exported for real services (a receiver's
+# token, a terminal's password) must not make its own parts refuse one another.
+SECRET_ENV = ("FACEPUSH_TOKEN", "FACEPUSH_PASSWORD", "FACEPUSH_SIGNING_SECRET")
 
 
 class DemoError(FacepushError):
@@ -90,8 +95,9 @@ class Demo:
         return await self._start(sn, args, data)
 
     async def _start(self, name: str, args: list[str], data: Path) -> Child:
-        data.mkdir(parents=True, exist_ok=True)
+        private_dir(data)
         log = data / "log.txt"
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
         with open(log, "ab") as log_file:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -100,6 +106,7 @@ class Demo:
                 *args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log_file,
+                env=env,
             )
         child = Child(name, process, "", log)
         self.children.append(child)

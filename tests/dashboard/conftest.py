@@ -46,6 +46,12 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The dashboard runs under a strict Content-Security-Policy: anything it blocks (an
+    # inline style, a data: image, eval) is a defect of the page, reported here.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     yield page
     context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+    assert not errors, f"uncaught errors or CSP violations in the page: {errors}"

@@ -28,7 +28,7 @@ def test_wrong_or_missing_token_is_refused(page: Page, receiver: Receiver) -> No
 
 def test_page_says_so_when_its_token_stops_working(page: Page, tmp_path: Path) -> None:
     """The receiver restarts with another token: the open page drops its data and says why."""
-    first = start_receiver(tmp_path / "data", token="first-token")
+    first = start_receiver(tmp_path / "data", token="first-token-0123456")
     port = int(first.url.rsplit(":", 1)[1])
     second = None
     try:
@@ -36,7 +36,7 @@ def test_page_says_so_when_its_token_stops_working(page: Page, tmp_path: Path) -
         open_dashboard(page, first)
         expect(page.get_by_test_id("feed-row")).to_have_count(1)
         first.stop()
-        second = start_receiver(tmp_path / "data", token="second-token", port=port)
+        second = start_receiver(tmp_path / "data", token="second-token-0123456", port=port)
         refused = page.get_by_test_id("refused")
         expect(refused).to_be_visible(timeout=10_000)
         expect(refused).to_contain_text("Access refused")
@@ -45,7 +45,7 @@ def test_page_says_so_when_its_token_stops_working(page: Page, tmp_path: Path) -
         expect(page.get_by_test_id("dashboard")).to_be_hidden()
         expect(page.get_by_test_id("feed-row")).to_have_count(0)
         # Entering the right token opens the dashboard again.
-        page.get_by_test_id("token-form").locator("input").fill("second-token")
+        page.get_by_test_id("token-form").locator("input").fill("second-token-0123456")
         page.get_by_test_id("token-form").locator("button").click()
         expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
         expect(page.get_by_test_id("feed-row")).to_have_count(1)

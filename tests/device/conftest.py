@@ -54,8 +54,14 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
-def start_device(tmp_path: Path, *args: str, name: str = "device") -> tuple[Process, str]:
+def start_device(
+    tmp_path: Path,
+    *args: str,
+    name: str = "device",
+    env: dict[str, str] | None = None,
+    preexec: Callable[[], Any] | None = None,
+) -> tuple[Process, str]:
     """A real `python -m facepush device serve` on a free port; returns it and its URL."""
     log = tmp_path / f"{name}-{time.monotonic_ns()}.log"
-    proc = Process(["device", "serve", "--listen", "127.0.0.1:0", *args], log)
+    proc = Process(["device", "serve", "--listen", "127.0.0.1:0", *args], log, env, preexec)
     return proc, proc.wait_listening(timeout=20)

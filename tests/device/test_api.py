@@ -51,9 +51,11 @@ async def call(
     method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any]]:
     data = body if isinstance(body, bytes) else None if body is None else json.dumps(body)
+    # Writes must say they are JSON (the site policy refuses anything else with 415).
+    sent = {"Content-Type": "application/json", **(headers or {})}
     async with (
         aiohttp.ClientSession() as session,
-        session.request(method, url, data=data, headers=headers) as resp,
+        session.request(method, url, data=data, headers=sent) as resp,
     ):
         return resp.status, json.loads(await resp.read())
 

@@ -24,7 +24,8 @@ from tests.device.standin import StandIn
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: Any) -> dict[str, Any]:
-    async with session.post(url, data=json.dumps(body)) as resp:
+    headers = {"Content-Type": "application/json"}
+    async with session.post(url, data=json.dumps(body), headers=headers) as resp:
         return dict(json.loads(await resp.read()))
 
 

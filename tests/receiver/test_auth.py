@@ -14,11 +14,13 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from facepush.receiver import Store
+from facepush.receiver.auth import session_value
 from facepush.receiver.config import check_bind
 from facepush.receiver.errors import ReceiverConfigError
 from tests.receiver.conftest import Serve
 from tests.receiver.helpers import body, recognition
 
+TOKEN = "receiver-test-token-0123"  # at least 16 characters (--token refuses fewer)
 SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-0123456789ab").decode()
 PROTECTED = [
     "/api/events",
@@ -42,7 +44,7 @@ def backend() -> str:
 
 
 async def test_token_protects_everything_but_push_and_health(serve: Serve) -> None:
-    rx = await serve(token="s3cret")
+    rx = await serve(token=TOKEN)
     for path in PROTECTED:
         async with rx.session.get(rx.url + path) as resp:
             assert resp.status == 401, path
@@ -53,20 +55,23 @@ async def test_token_protects_everything_but_push_and_health(serve: Serve) -> No
     assert (await rx.push(recognition("open")))[0] == 200  # the terminal needs no token
     async with rx.session.get(rx.url + "/healthz") as resp:
         assert resp.status == 200
-    good = {"Authorization": "Bearer s3cret"}
+    good = {"Authorization": "Bearer " + TOKEN}
     async with rx.session.get(rx.url + "/api/events/r:open", headers=good) as resp:
         assert resp.status == 200 and (await resp.json())["data"]["uuid"] == "open"
-    async with rx.session.get(rx.url + "/api/stats", params={"token": "s3cret"}) as resp:
+    async with rx.session.get(rx.url + "/api/stats", params={"token": TOKEN}) as resp:
         assert resp.status == 200
-        assert resp.cookies["facepush_token"].value == "s3cret"
+        # The cookie holds a value derived from the token, never the token itself.
+        cookie = resp.cookies["facepush_session"]
+        assert cookie.value == session_value(TOKEN) and TOKEN not in cookie.value
+        assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
 
 
 async def test_query_token_sets_a_cookie_for_the_browser(serve: Serve) -> None:
-    rx = await serve(token="s3cret")
+    rx = await serve(token=TOKEN)
     # Like a browser: a cookie jar that also keeps cookies of an IP address.
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        async with browser.get(rx.url + "/", params={"token": "s3cret"}) as resp:
+        async with browser.get(rx.url + "/", params={"token": TOKEN}) as resp:
             assert resp.status == 200
         for path in ("/api/stats", "/api/events"):
             async with browser.get(rx.url + path) as resp:
@@ -157,7 +162,7 @@ async def test_an_unusable_signing_secret_is_refused_at_start(store: Store) -> N
 async def test_a_browser_opening_the_dashboard_gets_a_page(serve: Serve) -> None:
     """GET / from a browser without the right token: the same 401, as a page a person can
     read; API endpoints (and clients that do not ask for HTML) keep the JSON envelope."""
-    rx = await serve(token="s3cret")
+    rx = await serve(token=TOKEN)
     browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
     for params, reason in (({}, "a token is required"), ({"token": "nope"}, "the token is wrong")):
         async with rx.session.get(rx.url + "/", params=params, headers=browser) as resp:
@@ -165,7 +170,7 @@ async def test_a_browser_opening_the_dashboard_gets_a_page(serve: Serve) -> None
             assert resp.headers["WWW-Authenticate"].startswith("Bearer")
             page = await resp.text()
         assert "Access refused: open <code>/?token=…</code> with the receiver's token" in page
-        assert reason in page and "s3cret" not in page
+        assert reason in page and TOKEN not in page
     for path, headers in (
         ("/", {"Accept": "application/json"}),
         ("/", {"Accept": "text/html;q=0"}),
@@ -176,5 +181,5 @@ async def test_a_browser_opening_the_dashboard_gets_a_page(serve: Serve) -> None
         async with rx.session.get(rx.url + path, headers=headers) as resp:
             assert resp.status == 401 and resp.content_type == "application/json", path
             assert (await resp.json())["code"] == 401
-    async with rx.session.get(rx.url + "/", params={"token": "s3cret"}, headers=browser) as resp:
+    async with rx.session.get(rx.url + "/", params={"token": TOKEN}, headers=browser) as resp:
         assert resp.status == 200 and "<title>Access refused" not in await resp.text()

@@ -94,6 +94,27 @@ def test_subscription_with_credentials_and_ca(secure_terminal: Terminal) -> None
     assert code == 1 and "wrong password for account 'admin'" in err
 
 
+def test_the_password_may_come_from_the_environment(secure_terminal: Terminal) -> None:
+    """FACEPUSH_PASSWORD keeps the password off the command line; credentials in the
+    destination are masked in the human output, kept in --json."""
+    login = ["--insecure", "--username", USERNAME]
+    dest = "https://integrator:hunter2-secret@127.0.0.1:9/R"
+    runner = CliRunner(env={"FACEPUSH_PASSWORD": PASSWORD})
+    result = runner.invoke(main, ["subscribe", secure_terminal.url, "--dest", dest, *login])
+    assert result.exit_code == 0, result.output
+    assert "push enabled to https://integrator:***@127.0.0.1:9/R" in result.stdout
+    result = runner.invoke(main, ["subscription", secure_terminal.url, *login])
+    assert result.exit_code == 0 and "hunter2" not in result.stdout
+    result = runner.invoke(main, ["subscription", secure_terminal.url, "--json", *login])
+    assert json.loads(result.stdout)["event_dest"] == dest
+    wrong = CliRunner(env={"FACEPUSH_PASSWORD": "nope"})
+    result = wrong.invoke(main, ["subscription", secure_terminal.url, *login])
+    assert result.exit_code == 1 and "wrong password for account 'admin'" in result.stderr
+    for command in ("subscribe", "subscription", "simulate"):
+        help_text = CliRunner().invoke(main, [command, "--help"]).stdout
+        assert "FACEPUSH_PASSWORD" in help_text, command
+
+
 def test_simulate_hands_records_to_the_terminal(plain_terminal: Terminal) -> None:
     code, _, _ = _run("subscribe", plain_terminal.url, "--dest", "http://127.0.0.1:9/R")
     assert code == 0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -120,6 +121,9 @@ def test_demo_starts_feeds_and_stops_cleanly(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Secrets exported for real services must not make the demo's parts refuse one
+        # another (the stats below are read without a token).
+        env={**os.environ, "FACEPUSH_TOKEN": "exported-for-production", "FACEPUSH_PASSWORD": "x"},
     )
     try:
         lines = _read_until(demo, "Press Ctrl-C to stop", timeout=60)
