@@ -1,5 +1,6 @@
 """The terminal's HTTP API, a thin layer over PushService: the vendor's login and
-subscribe endpoints, and facepush's own `/push/...` and `/metrics`."""
+subscribe endpoints, and facepush's own `/push/...` and `/metrics` (the vendor's other
+endpoints are in terminal_api.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from facepush.device.errors import (
 )
 from facepush.device.report import render_metrics
 from facepush.device.service import PushService
+from facepush.device.terminal_api import PING_PATH, add_terminal_routes
 from facepush.errors import DecodeError
 from facepush.metrics import CONTENT_TYPE
 from facepush.protocol.encode import to_plain
@@ -34,7 +36,7 @@ ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
 THROTTLE: web.AppKey[FailureThrottle] = web.AppKey("throttle", FailureThrottle)
 MAX_BODY = 64 * 1024 * 1024  # a batch of ~1,500 records with 40 KB images
 BAD_REQUEST, CACHE_FULL = 400, 507
-_OPEN_PATHS = {"/v1/auth/login", "/openapi.yaml"}
+_OPEN_PATHS = {"/v1/auth/login", "/openapi.yaml", PING_PATH}
 OPENAPI = Path(__file__).parent / "openapi.yaml"
 
 
@@ -60,6 +62,7 @@ def make_app(
     app.router.add_post("/push/set-aside/replay", _replay)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/openapi.yaml", _openapi)
+    add_terminal_routes(app, SERVICE)
     return app
 
 

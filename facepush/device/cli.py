@@ -28,7 +28,7 @@ def device() -> None:
     default="./var/device",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Durable state: configuration and outbox.",
+    help="Durable state: configuration, outbox, history, clock.",
 )
 @click.option("--sn", default=None, help="Terminal serial number (fills a missing deviceSN).")
 @click.option(
@@ -92,6 +92,27 @@ def device() -> None:
     help="Seconds to wait for the receiver's reply to one push.",
 )
 @click.option(
+    "--history-limit",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Recognition records kept in history (the oldest dropped first).",
+)
+@click.option(
+    "--history-images",
+    default=1_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help='Newest history records whose snapshot is kept (older ones list rgb_image "").',
+)
+@click.option(
+    "--clock-offset",
+    type=click.FloatRange(-(10**9), 10**9),
+    default=None,
+    help="Set the terminal's clock this many seconds ahead of the host's (negative: behind); "
+    "kept in --data.",
+)
+@click.option(
     "--allow-remote-unauthenticated",
     is_flag=True,
     help="Serve beyond loopback without an account (anyone on the network can configure it).",
@@ -122,6 +143,9 @@ def serve(
     insecure: bool,
     signing_secret: str | None,
     timeout: float,
+    history_limit: int,
+    history_images: int,
+    clock_offset: float | None,
     allow_remote_unauthenticated: bool,
     allowed_hosts: tuple[str, ...],
 ) -> None:
@@ -155,6 +179,9 @@ def serve(
         timeout=timeout,
         allow_remote_unauthenticated=allow_remote_unauthenticated,
         allowed_hosts=allowed_hosts,
+        history_limit=history_limit,
+        history_images=history_images,
+        clock_offset=clock_offset,
     )
     try:
         asyncio.run(run(options))

@@ -24,10 +24,12 @@ _strict_json = msgspec.json.Decoder()
 Handed = bytes | str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
-def prepare(handed: Handed, sn: str | None = None) -> list[NewRecord]:
+def prepare(handed: Handed, sn: str | None = None, now_ms: int | None = None) -> list[NewRecord]:
     """Records from one envelope or a list of them; raises DecodeError naming the field.
 
-    With `sn`, a recognition record without `deviceSN` gets the terminal's serial number.
+    With `sn`, a recognition record without `deviceSN` gets the terminal's serial number;
+    with `now_ms` (the terminal's clock), a record without its time (`timestamp` in
+    seconds, `event_time` in ms) gets that one, as a terminal stamps what it records.
     """
     raw: bytes | None = None
     if isinstance(handed, bytes | str):
@@ -43,11 +45,16 @@ def prepare(handed: Handed, sn: str | None = None) -> list[NewRecord]:
     if isinstance(value, list | tuple):
         if not value:
             raise DecodeError("body", "an empty array holds no record to push")
-        return [_record(item, f"[{i}]", None, sn) for i, item in enumerate(value)]
-    return [_record(value, "", raw, sn)]
+        return [_record(item, f"[{i}]", None, sn, now_ms) for i, item in enumerate(value)]
+    return [_record(value, "", raw, sn, now_ms)]
 
 
-def _record(item: Any, path: str, raw: bytes | None, sn: str | None) -> NewRecord:
+def _record(
+    item: Any, path: str, raw: bytes | None, sn: str | None, now_ms: int | None
+) -> NewRecord:
+    stamped = item if now_ms is None else _stamp(item, now_ms)
+    if stamped is not item:
+        item, raw = stamped, None
     push = decode_object(item, path=path)
     if sn and push.type == 0 and _lacks_sn(item):
         item = {**item, "data": {**item["data"], "deviceSN": sn}}
@@ -57,3 +64,15 @@ def _record(item: Any, path: str, raw: bytes | None, sn: str | None) -> NewRecor
 
 def _lacks_sn(item: Any) -> bool:
     return is_blank(item["data"].get("deviceSN"))
+
+
+def _stamp(item: Any, now_ms: int) -> Any:
+    """`item` with its missing time filled in from the terminal's clock (or `item` itself)."""
+    data = item.get("data") if isinstance(item, dict) else None
+    kind = item.get("type") if isinstance(item, dict) else None
+    if not isinstance(data, dict) or type(kind) is not int or kind not in (0, 1):
+        return item  # the decoder names what is wrong
+    name, value = ("timestamp", now_ms // 1000) if kind == 0 else ("event_time", now_ms)
+    if data.get(name) is not None:
+        return item
+    return {**item, "data": {**data, name: value}}

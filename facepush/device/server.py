@@ -9,6 +9,7 @@ from pathlib import Path
 from facepush.device.api import make_app
 from facepush.device.auth import Accounts
 from facepush.device.errors import SetupError
+from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT
 from facepush.device.service import PushService
 from facepush.sitepolicy import SitePolicy, allowed_hosts_for
 from facepush.tls import server_context
@@ -33,6 +34,9 @@ class ServeOptions:
     timeout: float = 10.0
     allow_remote_unauthenticated: bool = False
     allowed_hosts: tuple[str, ...] = ()
+    history_limit: int = HISTORY_LIMIT
+    history_images: int = HISTORY_IMAGES
+    clock_offset: float | None = None  # seconds the terminal's clock is ahead (negative: behind)
 
 
 def check(options: ServeOptions) -> tuple[str, int]:
@@ -69,6 +73,11 @@ async def run(options: ServeOptions) -> None:
         insecure=options.insecure,
         signing_secret=options.signing_secret,
         timeout=options.timeout,
+        history_limit=options.history_limit,
+        history_images=options.history_images,
+        clock_offset_ms=None
+        if options.clock_offset is None
+        else round(options.clock_offset * 1000),
     )
     await service.start()
     try:

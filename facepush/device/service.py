@@ -9,6 +9,10 @@ Guarantees (docs/device.md says them in full): when `record()` returns, the reco
 committed to the outbox (SQLite, WAL, synchronous=FULL) and survive a crash; a record is
 removed only after the receiver acknowledged it, so a crash may re-send (never lose) a
 record; records are evicted only by the cache cap, counted and logged.
+
+Beside the push cache the service keeps what the terminal's other endpoints serve: the
+history of every recognition (`history`), the live stream (`live`), the terminal's clock
+(`clock`) and its identity (`info()`).
 """
 
 from __future__ import annotations
@@ -22,15 +26,22 @@ from typing import Any
 import aiohttp
 
 from facepush.device.backoff import Backoff
+from facepush.device.clock import TerminalClock
 from facepush.device.config import DataDir
 from facepush.device.delivery import Deliverer
 from facepush.device.errors import NotRunningError
+from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, History, HistoryStore
+from facepush.device.info import device_info
 from facepush.device.intake import Handed, prepare
+from facepush.device.live import LiveHub
+from facepush.device.memory_history import MemoryHistory
 from facepush.device.memory_outbox import MemoryOutbox
-from facepush.device.outbox import ALARM, Outbox, WhenFull
+from facepush.device.outbox import ALARM, NewRecord, Outbox, WhenFull
 from facepush.device.sender import Destination
+from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.store import StoreRunner
+from facepush.protocol.device import DeviceInfo, DeviceTime, parse_time_update
 from facepush.protocol.jsontext import parse_json
 from facepush.protocol.models import Subscription
 from facepush.protocol.signing import parse_secret
@@ -42,6 +53,7 @@ from facepush.tls import client_context
 log = logging.getLogger("facepush.device")
 # Delivery errors name the destination: its credentials stay out of the log.
 log.addFilter(RedactingFilter())
+HISTORY_FILE = "history.sqlite3"
 WARN_AT, REARM_AT = 0.8, 0.7  # cache fill ratios for the warning
 
 
@@ -71,6 +83,10 @@ class PushService:
         backoff: Backoff | None = None,
         refusal_backoff: Backoff | None = None,
         session: aiohttp.ClientSession | None = None,
+        history: History | None = None,
+        history_limit: int = HISTORY_LIMIT,
+        history_images: int = HISTORY_IMAGES,
+        clock_offset_ms: int | None = None,
     ) -> None:
         if cache_limit < 1:
             raise ValueError(f"cache_limit must be at least 1, got {cache_limit}")
@@ -94,6 +110,12 @@ class PushService:
         self._deliverer: Deliverer | None = None
         self._subscription: Subscription | None = None
         self._warned_full = False
+        self._given_history = history
+        self._history_limit, self._history_images = history_limit, history_images
+        self._clock_offset_ms = clock_offset_ms
+        self._history: HistoryStore | None = None
+        self.clock = TerminalClock(offset_ms=clock_offset_ms)  # replaced by the saved one
+        self.live = LiveHub()
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -103,13 +125,21 @@ class PushService:
             self._dir = DataDir(self.data_dir)
             try:
                 self._subscription = self._dir.load_subscription()
+                self.clock = TerminalClock(self._dir.path, self._clock_offset_ms)
                 if outbox is None:
                     outbox = SQLiteOutbox(self._dir.outbox_path, self.cache_limit, self.when_full)
+                self._history = HistoryStore(self._given_history or self._sqlite_history())
             except BaseException:
+                if outbox is not None and self._given_outbox is None:
+                    outbox.close()
                 self._dir.close()
                 raise
         if outbox is None:
             outbox = MemoryOutbox(self.cache_limit, self.when_full)
+        if self._history is None:
+            self._history = HistoryStore(
+                self._given_history or MemoryHistory(self._history_limit, self._history_images)
+            )
         self._store = StoreRunner(outbox)
         self._deliverer = Deliverer(
             self._store,
@@ -129,7 +159,16 @@ class PushService:
             self.cache_limit,
         )
 
+    def _sqlite_history(self) -> SQLiteHistory:
+        assert self._dir is not None
+        path = self._dir.path / HISTORY_FILE
+        return SQLiteHistory(path, self._history_limit, self._history_images)
+
     async def stop(self) -> None:
+        await self.live.close()
+        if self._history is not None:
+            await self._history.close()
+            self._history = None
         if self._deliverer is not None:
             await self._deliverer.stop()
             self._deliverer = None
@@ -160,6 +199,13 @@ class PushService:
         return self._store
 
     @property
+    def history(self) -> HistoryStore:
+        """The terminal's history of recognitions (`await service.history.page(query)`)."""
+        if self._history is None:
+            raise NotRunningError()
+        return self._history
+
+    @property
     def jwt_key(self) -> bytes | None:
         """The persistent token key in the data directory (None without one)."""
         return self._dir.jwt_key() if self._dir is not None else None
@@ -174,9 +220,10 @@ class PushService:
         BatchTooLargeError; in each case nothing is stored.
         """
         store, deliverer = self.store, self.deliverer
-        records = prepare(handed, self.sn)
+        records = prepare(handed, self.sn, self.clock.now_ms())
         sub = self._subscription
         if sub is None or not sub.enabled:
+            await self._made(records)
             return RecordResult(0, 0, len(records))
         result = await store.call(store.outbox.add, records, now_ms())
         deliverer.notify({r.kind for r in records})
@@ -191,7 +238,14 @@ class PushService:
                 more,
             )
         self._watch_fill(result.cached)
+        await self._made(records)
         return RecordResult(len(result.seqs), len(result.evicted), 0)
+
+    async def _made(self, records: list[NewRecord]) -> None:
+        # After the push cache took them (or push skipped them): a refused intake is
+        # in neither; the live stream carries only what history holds.
+        await self.history.add(records)
+        self.live.publish(records)
 
     def _watch_fill(self, cached: int) -> None:
         if cached >= WARN_AT * self.cache_limit and not self._warned_full:
@@ -234,6 +288,19 @@ class PushService:
             signing_key=self._signing_key,
             timeout=self._timeout,
         )
+
+    # -- the terminal's identity and clock ---------------------------------------------
+
+    def info(self) -> DeviceInfo:
+        return device_info(self.sn)
+
+    async def set_time(self, body: Any) -> tuple[DeviceTime, bool]:
+        """Apply a `/v1/device/time` body (DecodeError names a bad field; nothing changes
+        then); returns the time now and False when a `local_time` was ignored because
+        `manual_mode` is false."""
+        update = parse_time_update(body)
+        applied = await asyncio.to_thread(self.clock.apply, update)
+        return self.clock.read(), applied
 
     # -- set-aside ----------------------------------------------------------------------
 
@@ -293,6 +360,8 @@ class PushService:
             "rtt_ms": round(1000 * stats.rtt_sum / acked, 2) if acked else None,
             "event_dest": redact(sub.event_dest) if sub else None,
             "sn": self.sn,
+            "history": self.history.count(),
+            "live_clients": self.live.clients,
         }
 
     async def wait_idle(self, timeout: float) -> bool:

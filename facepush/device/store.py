@@ -1,13 +1,14 @@
-"""Running outbox calls from asyncio: a blocking backend gets one dedicated writer thread
-(one thread serialises commits without locks) and one reader thread (so that paging
-through the backlog never waits behind a commit); a non-blocking backend is called inline."""
+"""Running storage calls from asyncio: a blocking backend (SQLite) gets one dedicated
+writer thread (one thread serialises commits without locks) and one reader thread (so that
+reads never wait behind a commit); a non-blocking one (memory) is called inline. The outbox
+and the history each have their own pair of threads."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Generic, ParamSpec, Protocol, TypeVar
 
 from facepush.device.outbox import Outbox
 
@@ -15,17 +16,28 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class StoreRunner:
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
+class Backend(Protocol):
+    """What the runner needs of a storage backend."""
+
+    blocking: bool
+
+    def close(self) -> None: ...
+
+
+B = TypeVar("B", bound=Backend)
+
+
+class Threads(Generic[B]):
+    def __init__(self, backend: B, name: str = "facepush-store") -> None:
+        self.backend = backend
         self._executor: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
-        if outbox.blocking:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="facepush-outbox")
-            self._reader = ThreadPoolExecutor(1, thread_name_prefix="facepush-outbox-read")
+        if backend.blocking:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=name)
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-read")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run `fn(*args)` on the outbox thread; calls run one at a time in call order."""
+        """Run `fn(*args)` on the writer thread; calls run one at a time in call order."""
         if self._executor is None:
             return fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
@@ -40,9 +52,20 @@ class StoreRunner:
         return await loop.run_in_executor(self._reader, lambda: fn(*args, **kwargs))
 
     async def close(self) -> None:
-        """Close the outbox after every queued call has run."""
+        """Close the backend after every queued call has run."""
         if self._reader is not None:
             self._reader.shutdown(wait=True)
-        await self.call(self.outbox.close)
+        await self.call(self.backend.close)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+
+
+class StoreRunner(Threads[Outbox]):
+    """The outbox's threads."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__(outbox, "facepush-outbox")
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.backend

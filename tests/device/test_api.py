@@ -149,7 +149,10 @@ async def test_configuration_survives_a_restart(api: Api, tmp_path: Path) -> Non
 async def test_intake_keeps_what_was_handed_over(api: Api, standin: StandIn) -> None:
     url, _ = await api(sn="SN-0042")
     await call("POST", url + "/v1/event/subscribe", {"event_dest": standin.url, "enabled": True})
-    single = b'{ "type":0, "data":{"uuid":"rec-000001","deviceSN":"X","vendorField":[1,2.50]} }'
+    single = (
+        b'{ "type":0, "data":{"uuid":"rec-000001","deviceSN":"X","timestamp":1685343715,'
+        b'"vendorField":[1,2.50]} }'
+    )
     status, reply = await call("POST", url + "/push/records", single)
     assert status == 200 and reply["data"] == {"accepted": 1, "evicted": 0}
     batch = [recognition(2, extra_field={"a": None}), recognition(3)]
