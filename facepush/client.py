@@ -8,6 +8,11 @@ Basic with `auth="basic"`), trusts a private CA with `ca=` or skips verification
                               ca="terminal-ca.pem") as terminal:
         await terminal.subscribe("http://10.0.0.2:8080/Record")
         print(await terminal.subscription())
+        async for item in terminal.history(since=1714521600):   # pages past 200 for you
+            print(item["uuid"])
+        clock = await terminal.time()                             # clock.offset_ms: its error
+        async for event in terminal.events():                     # the live stream
+            print(event["data"]["uuid"])
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from __future__ import annotations
 import base64
 import ssl
 import time
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 import msgspec
@@ -25,16 +31,21 @@ from facepush.errors import (
     AuthenticationError,
     BadResponse,
     TerminalRefused,
-    TerminalUnreachable,
-    TLSError,
 )
+from facepush.live_client import open_stream
 from facepush.protocol import Subscription
+from facepush.protocol.device import DeviceInfo, DeviceTime
+from facepush.protocol.history import MAX_LIMIT, HistoryQuery
 from facepush.protocol.jsontext import dump_json
+from facepush.terminal_types import HistoryPage, TerminalTime, history_pages
 from facepush.tls import client_context
+from facepush.transport import connection_error
 
+M = TypeVar("M", bound=msgspec.Struct)
 TOKEN_MINUTES = 60  # what we ask for (the vendor allows 1-1440)
 RENEW_BEFORE_S = 60  # renew a token this long before it expires
 _AUTH_CODES = {401, 1000, 1001}
+PING_PATH = "/v2/datasync/ping"
 
 
 class TerminalClient:
@@ -117,6 +128,116 @@ class TerminalClient:
             raise BadResponse(f"{self.base_url}: configuration was accepted but reads back empty")
         return current
 
+    async def history_page(self, query: HistoryQuery | None = None) -> HistoryPage:
+        """One page of the terminal's history (`POST /v1/event/records`)."""
+        data = await self._call("POST", "/v1/event/records", (query or HistoryQuery()).to_body())
+        return HistoryPage.from_data(data, self.base_url)
+
+    def history(
+        self,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        user_id: str | None = None,
+        job_number: str | None = None,
+        ic_number: str | None = None,
+        descending: bool = False,
+        page_size: int = MAX_LIMIT,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every history item from `since` to `until` (Unix seconds, inclusive), oldest
+        first (or newest first), paging past 200 items for you; one identity filter."""
+        filters = {"user_id": user_id, "job_number": job_number, "ic_number": ic_number}
+        field = next((name for name, value in filters.items() if value), None)
+        first = HistoryQuery(
+            begin_time=since,
+            end_time=until,
+            filter_field=field,
+            filter_value=filters[field] if field else None,
+            limit=page_size,
+            descending=descending,
+        )
+        return history_pages(self.history_page, first)
+
+    async def info(self) -> DeviceInfo:
+        """`GET /v1/device/info`: model, serial, addresses, versions."""
+        return _convert(await self._call("GET", "/v1/device/info"), DeviceInfo, self.base_url)
+
+    async def time(self, samples: int = 1) -> TerminalTime:
+        """The terminal's clock and its offset from this machine's (ruling T1).
+
+        The offset is `local_time` against this machine's clock at the moment of the
+        reply, less half the round trip; with `samples` > 1 the request with the shortest
+        round trip counts (as NTP does)."""
+        await self._auth_headers()  # a login first, so it is not part of the round trip
+        best: TerminalTime | None = None
+        for _ in range(max(1, samples)):
+            sent_at, started = time.time(), time.perf_counter()
+            data = await self._call("GET", "/v1/device/time")
+            rtt = time.perf_counter() - started
+            clock = _convert(data, DeviceTime, self.base_url)
+            midpoint_ms = (sent_at + rtt / 2) * 1000  # this machine's clock mid-way
+            measured = TerminalTime.measured(clock, round(clock.local_time - midpoint_ms), rtt)
+            if best is None or measured.rtt_ms < best.rtt_ms:
+                best = measured
+        assert best is not None
+        return best
+
+    async def set_time(
+        self,
+        *,
+        local_time: int | None = None,
+        manual_mode: bool | None = None,
+        time_zone: int | None = None,
+        server_address: str | None = None,
+    ) -> TerminalTime:
+        """`POST /v1/device/time` with the fields given (`local_time` in ms sets the clock
+        with `manual_mode=True`); returns the clock as measured afterwards."""
+        body = {
+            name: value
+            for name, value in [
+                ("local_time", local_time),
+                ("manual_mode", manual_mode),
+                ("time_zone", time_zone),
+                ("server_address", server_address),
+            ]
+            if value is not None
+        }
+        await self._call("POST", "/v1/device/time", body)
+        return await self.time()
+
+    async def ping(self) -> float:
+        """`GET /v2/datasync/ping`; returns the round trip in seconds, raises ClientError
+        when the terminal does not answer.
+
+        It sends the credentials it has (HTTP Basic, or a JWT from an earlier call; ruling
+        P1) but never logs in just to ping, so a wrong password does not make a terminal
+        look down; only a terminal that refuses an unauthenticated ping gets a login."""
+        ready = bool(self.username) and (self.auth == "basic" or self._token is not None)
+        started = time.perf_counter()
+        try:
+            await self._call("GET", PING_PATH, authenticate=ready)
+        except AuthenticationError:
+            if ready or not self.username:
+                raise
+            await self._auth_headers()
+            started = time.perf_counter()
+            await self._call("GET", PING_PATH)
+        return time.perf_counter() - started
+
+    async def events(
+        self, *, on_open: Callable[[], None] | None = None, heartbeat: float = 20.0
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The live stream (`GET /v1/event` as WebSocket): each message `{"type": 0,
+        "data": {...}}` as it happens; `on_open` is called once connected. Raises
+        StreamClosed when the terminal ends it (it went away, or dropped this client for
+        falling behind); events meanwhile are not replayed (page `history` for them)."""
+        headers = await self._auth_headers()
+        timeout = self._timeout.total or 10.0
+        async for message in open_stream(
+            self.base_url, headers, self._ssl, timeout, heartbeat, on_open
+        ):
+            yield message
+
     # --- facepush's own terminal endpoints ------------------------------------------------
 
     async def push_records(self, envelopes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -159,18 +280,8 @@ class TerminalClient:
             async with self._client().request(method, url, data=data, headers=headers) as resp:
                 raw = await resp.read()
                 status = resp.status
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise TLSError(
-                f"{url}: the terminal's certificate is not trusted ({exc.certificate_error}); "
-                "pass --ca FILE with the CA that signed it, or --insecure to skip the check"
-            ) from None
-        except aiohttp.ClientSSLError as exc:
-            raise TLSError(f"{url}: TLS handshake failed ({exc}); is it really https?") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise TerminalUnreachable(
-                f"{url}: no answer ({type(exc).__name__}: {exc or 'timed out'}); "
-                "check the address and port and that the terminal is on"
-            ) from None
+            raise connection_error(url, exc) from None
         try:
             reply = msgspec.json.decode(raw)
         except msgspec.DecodeError:
@@ -207,3 +318,10 @@ class TerminalClient:
             connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
+
+
+def _convert(data: Any, model: type[M], where: str) -> M:
+    try:
+        return msgspec.convert(data, model)
+    except msgspec.ValidationError as exc:
+        raise BadResponse(f"{where}: unexpected {model.__name__} {data!r:.200}: {exc}") from None

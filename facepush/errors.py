@@ -66,3 +66,12 @@ class TerminalRefused(ClientError):
 
 class BadResponse(ClientError):
     """The terminal answered with something that is not the vendor's reply envelope."""
+
+
+class StreamClosed(ClientError):
+    """The terminal ended the live stream: it went away, or dropped this client for falling
+    behind. `code` is the WebSocket close code (None when the connection just broke)."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        self.code = code
+        super().__init__(message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import string
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +101,7 @@ class RecordFactory:
     visitors: int = 8
     blacklist: int = 2
     alarm_rate: float = 0.01  # chance that a record starts a new alarm
+    clock: Callable[[], int] = now_ms  # the terminal's clock (ms): records carry its time
     rng: random.Random = field(init=False)
     people: list[Person] = field(init=False)
     _open: list[_OpenAlarm] = field(init=False, default_factory=list)
@@ -152,7 +153,7 @@ class RecordFactory:
             else " ",
             "bodyTemperature": temperature,
             "pass": passed,
-            "timestamp": now_ms() // 1000,
+            "timestamp": self.clock() // 1000,
             "user": _user(person),
         }
         return {"type": EventType.RECOGNITION.value, "data": data}
@@ -181,7 +182,7 @@ class RecordFactory:
         rng = self.rng
         self._alarm_serial += 1
         suffix = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(6))
-        trace_id = f"SPX-{now_ms()}-{self._alarm_serial:03d}-{suffix}"
+        trace_id = f"SPX-{self.clock()}-{self._alarm_serial:03d}-{suffix}"
         steps = (
             [AlarmStatus.CLEAR_FAILED, AlarmStatus.CLEARED]
             if rng.random() < 0.2
@@ -203,7 +204,7 @@ class RecordFactory:
             "trace_id": alarm.trace_id,
             "description": AlarmCode.describe(alarm.code) if status == 1 else "handled on site",
             "code": alarm.code,
-            "event_time": now_ms(),
+            "event_time": self.clock(),
             "status": status,
             "alarm_photo": self._pool.door(self._alarm_serial) if self.images else " ",
         }
@@ -224,7 +225,7 @@ class RecordFactory:
         for kind, count in counts:
             for _ in range(count):
                 index = len(people)
-                start = now_ms() - 3_600_000
+                start = self.clock() - 3_600_000
                 people.append(
                     Person(
                         index=index,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from facepush.client import TerminalClient
 from facepush.errors import TerminalRefused
+from facepush.protocol.times import now_ms
 from facepush.tools.records import RecordFactory
 
 MAX_BATCH = 100  # records per POST /push/records when the rate allows batching
@@ -33,12 +34,17 @@ async def simulate(
     count: int,
     rate: float | None = None,
     progress: Callable[[int], None] | None = None,
+    terminal_clock: bool = True,
 ) -> SimulationReport:
     """Hand `count` records to the terminal, at `rate` records/s (as fast as possible if None).
 
     Records due at the same moment go in one request, so high rates stay cheap; at low
-    rates each record is handed over on its own, as a recognition module would.
+    rates each record is handed over on its own, as a recognition module would. With
+    `terminal_clock` the records carry the terminal's time, as a terminal's own records do
+    (its clock's offset is measured once, and `factory.clock` set by it).
     """
+    if terminal_clock:
+        await _follow_terminal_clock(client, factory)
     report = SimulationReport()
     started = time.monotonic()
     sent = 0
@@ -55,6 +61,14 @@ async def simulate(
             progress(len(batch))
     report.seconds = time.monotonic() - started
     return report
+
+
+async def _follow_terminal_clock(client: TerminalClient, factory: RecordFactory) -> None:
+    try:
+        offset = (await client.time()).offset_ms
+    except TerminalRefused:
+        return  # a terminal without /v1/device/time: the records keep this machine's time
+    factory.clock = lambda: now_ms() + offset
 
 
 async def _hand_over(

@@ -1,0 +1,115 @@
+"""What TerminalClient returns for the terminal's other endpoints: a history page, the
+terminal's clock as measured, and the paging through all of history."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from facepush.errors import BadResponse
+from facepush.protocol.device import DeviceTime
+from facepush.protocol.history import HistoryQuery
+
+_PAGE_FIELDS = ("offset", "limit", "count", "total")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """`POST /v1/event/records` data: this page's items and how many match in all."""
+
+    offset: int
+    limit: int
+    count: int
+    total: int
+    items: list[dict[str, Any]]
+
+    @classmethod
+    def from_data(cls, data: Any, where: str) -> HistoryPage:
+        if not isinstance(data, dict) or any(type(data.get(f)) is not int for f in _PAGE_FIELDS):
+            raise BadResponse(f"{where}: a history page needs integer {', '.join(_PAGE_FIELDS)}")
+        items = data.get("items")
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) and type(i.get("timestamp")) is int for i in items
+        ):
+            raise BadResponse(f"{where}: history items must be objects with an integer timestamp")
+        return cls(data["offset"], data["limit"], data["count"], data["total"], items)
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalTime:
+    """The terminal's clock (`GET /v1/device/time`) and its measured offset (ruling T1)."""
+
+    local_time: int  # ms since the epoch, by the terminal's clock, when it answered
+    manual_mode: bool
+    time_zone: int
+    server_address: str
+    offset_ms: int  # terminal's clock minus this machine's: positive when it is fast
+    rtt_ms: float  # the round trip of the measuring request; the offset is good to half of it
+
+    @classmethod
+    def measured(cls, clock: DeviceTime, offset_ms: int, rtt_s: float) -> TerminalTime:
+        return cls(
+            clock.local_time,
+            clock.manual_mode,
+            clock.time_zone,
+            clock.server_address,
+            offset_ms,
+            round(rtt_s * 1000, 3),
+        )
+
+    @property
+    def in_words(self) -> str:
+        return offset_in_words(self.offset_ms)
+
+
+def offset_in_words(offset_ms: int, tolerance_ms: int = 1000) -> str:
+    """A clock offset for people: "clock 3 min 12 s fast", "clock 2 h 5 min slow", "clock
+    right" (within `tolerance_ms`)."""
+    if abs(offset_ms) < tolerance_ms:
+        return "clock right"
+    seconds = round(abs(offset_ms) / 1000)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n} {unit}" for n, unit in [(days, "d"), (hours, "h"), (minutes, "min")] if n]
+    if secs and not days:
+        parts.append(f"{secs} s")
+    return f"clock {' '.join(parts[:2])} {'fast' if offset_ms > 0 else 'slow'}"
+
+
+PageFetch = Callable[[HistoryQuery], Awaitable[HistoryPage]]
+
+
+async def history_pages(fetch: PageFetch, query: HistoryQuery) -> AsyncIterator[dict[str, Any]]:
+    """Every item matching `query`, page after page.
+
+    Pages move by time rather than by offset alone: each next request starts at the last
+    second seen (`begin_time`, or `end_time` newest first) and skips only the items of
+    that second already yielded. So records the terminal drops meanwhile (its retention)
+    or records it makes meanwhile never shift an item out of the listing.
+    """
+    ascending = not query.descending
+    bound = query.begin_time if ascending else query.end_time
+    skip = query.offset
+    while True:
+        if ascending:
+            step = dataclasses.replace(query, offset=skip, begin_time=bound)
+        else:
+            step = dataclasses.replace(query, offset=skip, end_time=bound)
+        page = await fetch(step)
+        for item in page.items:
+            yield item
+        if not page.items or page.count < page.limit or page.limit == 0:
+            return
+        last = page.items[-1]["timestamp"]
+        if last <= 0:  # 0 means "unbounded" as a bound: go on by offset alone
+            skip += len(page.items)
+            continue
+        same = next(
+            (n for n, item in enumerate(reversed(page.items)) if item["timestamp"] != last),
+            len(page.items),
+        )
+        skip = (skip if last == bound else 0) + same
+        bound = last

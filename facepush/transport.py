@@ -1,0 +1,22 @@
+"""aiohttp's connection failures as the ClientErrors a person can act on."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from facepush.errors import ClientError, TerminalUnreachable, TLSError
+
+
+def connection_error(url: str, exc: BaseException) -> ClientError:
+    """The ClientError for a request to `url` that got no HTTP answer."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return TLSError(
+            f"{url}: the terminal's certificate is not trusted ({exc.certificate_error}); "
+            "pass --ca FILE with the CA that signed it, or --insecure to skip the check"
+        )
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return TLSError(f"{url}: TLS handshake failed ({exc}); is it really https?")
+    return TerminalUnreachable(
+        f"{url}: no answer ({type(exc).__name__}: {exc or 'timed out'}); "
+        "check the address and port and that the terminal is on"
+    )
