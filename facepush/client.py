@@ -18,9 +18,10 @@ Basic with `auth="basic"`), trusts a private CA with `ca=` or skips verification
 from __future__ import annotations
 
 import base64
+import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -143,7 +144,7 @@ class TerminalClient:
         ic_number: str | None = None,
         descending: bool = False,
         page_size: int = MAX_LIMIT,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Every history item from `since` to `until` (Unix seconds, inclusive), oldest
         first (or newest first), paging past 200 items for you; one identity filter."""
         filters = {"user_id": user_id, "job_number": job_number, "ic_number": ic_number}
@@ -226,17 +227,17 @@ class TerminalClient:
 
     async def events(
         self, *, on_open: Callable[[], None] | None = None, heartbeat: float = 20.0
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The live stream (`GET /v1/event` as WebSocket): each message `{"type": 0,
         "data": {...}}` as it happens; `on_open` is called once connected. Raises
         StreamClosed when the terminal ends it (it went away, or dropped this client for
         falling behind); events meanwhile are not replayed (page `history` for them)."""
         headers = await self._auth_headers()
         timeout = self._timeout.total or 10.0
-        async for message in open_stream(
-            self.base_url, headers, self._ssl, timeout, heartbeat, on_open
-        ):
-            yield message
+        stream = open_stream(self.base_url, headers, self._ssl, timeout, heartbeat, on_open)
+        async with contextlib.aclosing(stream):  # closed with this generator, not by GC
+            async for message in stream:
+                yield message
 
     # --- facepush's own terminal endpoints ------------------------------------------------
 

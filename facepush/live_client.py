@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import aiohttp
@@ -27,7 +27,7 @@ async def open_stream(
     connect_timeout: float,
     heartbeat: float,
     on_open: Callable[[], None] | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Each message of the stream as a dict; raises StreamClosed when it ends.
 
     Its own session: a stream lasts for hours, beyond any request timeout; `heartbeat`

@@ -4,7 +4,7 @@ terminal's clock as measured, and the paging through all of history."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,34 +82,42 @@ def offset_in_words(offset_ms: int, tolerance_ms: int = 1000) -> str:
 PageFetch = Callable[[HistoryQuery], Awaitable[HistoryPage]]
 
 
-async def history_pages(fetch: PageFetch, query: HistoryQuery) -> AsyncIterator[dict[str, Any]]:
+async def history_pages(
+    fetch: PageFetch, query: HistoryQuery
+) -> AsyncGenerator[dict[str, Any], None]:
     """Every item matching `query`, page after page.
 
     Pages move by time rather than by offset alone: each next request starts at the last
-    second seen (`begin_time`, or `end_time` newest first) and skips only the items of
-    that second already yielded. So records the terminal drops meanwhile (its retention)
-    or records it makes meanwhile never shift an item out of the listing.
+    second seen (`begin_time`, or `end_time` newest first) and passes over, by `uuid`, the
+    items of that second already yielded. So records the terminal drops meanwhile (its
+    retention) or makes meanwhile never shift an item out of the listing. A second with
+    more than half a page of records is passed over by count instead.
     """
     ascending = not query.descending
     bound = query.begin_time if ascending else query.end_time
-    skip = query.offset
+    offset = query.offset
+    at_bound: set[str] = set()  # uuids already yielded from the second `bound`
     while True:
         if ascending:
-            step = dataclasses.replace(query, offset=skip, begin_time=bound)
+            step = dataclasses.replace(query, offset=offset, begin_time=bound)
         else:
-            step = dataclasses.replace(query, offset=skip, end_time=bound)
+            step = dataclasses.replace(query, offset=offset, end_time=bound)
         page = await fetch(step)
         for item in page.items:
-            yield item
-        if not page.items or page.count < page.limit or page.limit == 0:
+            if item["timestamp"] != bound or item.get("uuid") not in at_bound:
+                yield item
+        if not page.items or page.limit == 0 or page.count < page.limit:
             return
         last = page.items[-1]["timestamp"]
         if last <= 0:  # 0 means "unbounded" as a bound: go on by offset alone
-            skip += len(page.items)
+            offset += len(page.items)
             continue
-        same = next(
-            (n for n, item in enumerate(reversed(page.items)) if item["timestamp"] != last),
-            len(page.items),
+        if last != bound:
+            at_bound = set()
+        at_bound.update(
+            i["uuid"]
+            for i in page.items
+            if i["timestamp"] == last and isinstance(i.get("uuid"), str)
         )
-        skip = (skip if last == bound else 0) + same
         bound = last
+        offset = len(at_bound) if len(at_bound) >= page.limit // 2 else 0

@@ -4,6 +4,7 @@ docs/commands.md for the Python equivalents)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import dataclasses
 import json
@@ -278,11 +279,12 @@ async def _follow(
 
     while True:
         try:
-            async for message in terminal.events(on_open=opened):
-                show(message)
-                seen += 1
-                if count is not None and seen >= count:
-                    return
+            async with contextlib.aclosing(terminal.events(on_open=opened)) as events:
+                async for message in events:
+                    show(message)
+                    seen += 1
+                    if count is not None and seen >= count:
+                        return
         except AuthenticationError:
             raise
         except StreamClosed as exc:
