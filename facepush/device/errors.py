@@ -18,9 +18,9 @@ class CacheFullError(DeviceError):
         self.limit = limit
         self.offered = offered
         super().__init__(
-            f"cache full: {cached} of {limit} records cached, {offered} offered; nothing was "
-            "stored. Retry once the receiver has taken some records, or raise --cache-limit "
-            "(or use --when-full drop-oldest)."
+            f"cache full: {cached} of {limit} records cached, {offered} offered; none was "
+            "cached for push (the terminal's history keeps them). Retry once the receiver has "
+            "taken some records, or raise --cache-limit (or use --when-full drop-oldest)."
         )
 
 

@@ -29,14 +29,14 @@ from facepush.device.backoff import Backoff
 from facepush.device.clock import TerminalClock
 from facepush.device.config import DataDir
 from facepush.device.delivery import Deliverer
-from facepush.device.errors import NotRunningError
+from facepush.device.errors import BatchTooLargeError, NotRunningError
 from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, History, HistoryStore
 from facepush.device.info import device_info
 from facepush.device.intake import Handed, prepare
 from facepush.device.live import LiveHub
 from facepush.device.memory_history import MemoryHistory
 from facepush.device.memory_outbox import MemoryOutbox
-from facepush.device.outbox import ALARM, NewRecord, Outbox, WhenFull
+from facepush.device.outbox import ALARM, AddResult, NewRecord, Outbox, WhenFull
 from facepush.device.sender import Destination
 from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
@@ -213,11 +213,13 @@ class PushService:
     # -- intake -------------------------------------------------------------------------
 
     async def record(self, handed: Handed) -> RecordResult:
-        """Cache one envelope (dict, JSON bytes or text) or a list of them for push.
+        """Cache one envelope (dict, JSON bytes or text) or a list of them for push, and
+        keep the recognitions in history.
 
         Returns after the records are durably committed. Raises DecodeError (naming the
-        field) for a bad record, CacheFullError with `refuse-newest` and a full cache,
-        BatchTooLargeError; in each case nothing is stored.
+        field) for a bad record and BatchTooLargeError, storing nothing; CacheFullError
+        with `refuse-newest` and a full cache, when nothing was cached for push but the
+        records are in history (ruling H1: history holds every record the terminal made).
         """
         store, deliverer = self.store, self.deliverer
         records = prepare(handed, self.sn, self.clock.now_ms())
@@ -225,7 +227,12 @@ class PushService:
         if sub is None or not sub.enabled:
             await self._made(records)
             return RecordResult(0, 0, len(records))
-        result = await store.call(store.outbox.add, records, now_ms())
+        if len(records) > self.cache_limit:
+            raise BatchTooLargeError(len(records), self.cache_limit)
+        # The push cache and history commit side by side, each on its own thread.
+        cached = asyncio.ensure_future(store.call(store.outbox.add, records, now_ms()))
+        await self._made(records, cached)
+        result = cached.result()
         deliverer.notify({r.kind for r in records})
         if result.evicted:
             shown = ", ".join(e.key for e in result.evicted[:5])
@@ -238,14 +245,21 @@ class PushService:
                 more,
             )
         self._watch_fill(result.cached)
-        await self._made(records)
         return RecordResult(len(result.seqs), len(result.evicted), 0)
 
-    async def _made(self, records: list[NewRecord]) -> None:
-        # After the push cache took them (or push skipped them): a refused intake is
-        # in neither; the live stream carries only what history holds.
-        await self.history.add(records)
+    async def _made(
+        self, records: list[NewRecord], cached: asyncio.Future[AddResult] | None = None
+    ) -> None:
+        """Keep the records in history while the push cache commits them (`cached`); then
+        the live stream carries them, as history holds them whatever the cache said."""
+        kept = asyncio.ensure_future(self.history.add(records))
+        await asyncio.gather(kept, *([cached] if cached else []), return_exceptions=True)
+        if kept.exception() is not None and cached is not None:
+            cached.exception()  # seen: the history failure is the one reported
+        kept.result()  # raises it (the producer's retry is harmless: uuids are kept once)
         self.live.publish(records)
+        if cached is not None:
+            cached.result()  # CacheFullError with refuse-newest and a full cache
 
     def _watch_fill(self, cached: int) -> None:
         if cached >= WARN_AT * self.cache_limit and not self._warned_full:

@@ -245,3 +245,19 @@ async def test_history_survives_kill9_and_a_lower_limit_drops_the_oldest(tmp_pat
         proc.stop()
         if restarted is not None:
             restarted.stop()
+
+
+async def test_a_record_the_full_cache_refuses_is_still_in_history(tmp_path: Path) -> None:
+    args = ["--data", str(tmp_path / "d"), "--cache-limit", "2", "--when-full", "refuse-newest"]
+    proc, url = start_device(tmp_path, *args)
+    try:
+        dead = f"http://127.0.0.1:{free_port()}/Record"
+        await post(url + "/v1/event/subscribe", {"event_dest": dead, "enabled": True}, auth=None)
+        assert (await post(url + "/push/records", [record(0), record(1)], auth=None))[0] == 200
+        status, reply = await post(url + "/push/records", record(2), auth=None)
+        assert status == 507 and "history keeps" in reply["msg"]  # made, not cached for push
+        status, reply = await post(url + "/push/records", [record(n) for n in range(3, 6)], None)
+        assert status == 507 and "cannot fit" in reply["msg"]  # a malformed batch: nowhere
+        assert uuids(await records(url)) == expected(range(3))
+    finally:
+        proc.stop()
