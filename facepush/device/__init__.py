@@ -1,10 +1,12 @@
 """The device side of the push protocol: a terminal's durable outbox and delivery.
 
-`PushService` is the whole service (embed it, or run `facepush device serve`);
+`PushService` is the whole service (embed it, or run `facepush device serve`), with the
+terminal's history (`SQLiteHistory`, `MemoryHistory`), live stream and clock;
 `Deliverer` is the delivery loop on its own, for tools that emulate many terminals.
 """
 
 from facepush.device.backoff import Backoff
+from facepush.device.clock import TerminalClock
 from facepush.device.delivery import Deliverer, DeliveryStats
 from facepush.device.errors import (
     AuthError,
@@ -15,10 +17,14 @@ from facepush.device.errors import (
     NotRunningError,
     SetupError,
 )
+from facepush.device.history import History, HistoryEntry, HistoryStore
+from facepush.device.live import LiveHub
+from facepush.device.memory_history import MemoryHistory
 from facepush.device.memory_outbox import MemoryOutbox
 from facepush.device.outbox import NewRecord, Outbox, StoredRecord, WhenFull
 from facepush.device.sender import Destination
 from facepush.device.service import PushService, RecordResult
+from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.window import AdaptiveWindow, FixedWindow
 
@@ -34,14 +40,21 @@ __all__ = [
     "Destination",
     "DeviceError",
     "FixedWindow",
+    "History",
+    "HistoryEntry",
+    "HistoryStore",
+    "LiveHub",
+    "MemoryHistory",
     "MemoryOutbox",
     "NewRecord",
     "NotRunningError",
     "Outbox",
     "PushService",
     "RecordResult",
+    "SQLiteHistory",
     "SQLiteOutbox",
     "SetupError",
     "StoredRecord",
+    "TerminalClock",
     "WhenFull",
 ]
