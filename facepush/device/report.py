@@ -54,6 +54,18 @@ def render_metrics(status: dict[str, Any]) -> str:
         metric("facepush_device_window", "gauge", "Records allowed in flight.", status["window"]),
         metric("facepush_device_in_flight", "gauge", "Records in flight.", status["in_flight"]),
         metric(
+            "facepush_device_history_records",
+            "gauge",
+            "Recognition records in the terminal's history.",
+            status["history"],
+        ),
+        metric(
+            "facepush_device_live_clients",
+            "gauge",
+            "WebSocket clients of the live stream.",
+            status["live_clients"],
+        ),
+        metric(
             "facepush_device_delivery_latency_seconds",
             "gauge",
             "Mean time from accept to acknowledgement since start.",

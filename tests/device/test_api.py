@@ -223,6 +223,8 @@ async def test_status_metrics_and_set_aside_over_http(api: Api, standin: StandIn
     assert resp.content_type == "text/plain"
     assert 'facepush_device_state{state="online"} 1' in text
     assert "facepush_device_delivered_total" in text
+    assert "facepush_device_history_records 3" in text  # every recognition made
+    assert "facepush_device_live_clients 0" in text
 
 
 async def test_unknown_paths_answer_in_the_envelope(api: Api) -> None:
