@@ -20,6 +20,7 @@ from pathlib import Path
 
 from facepush.device.errors import DataDirError
 from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, Found, HistoryEntry
+from facepush.files import private_file
 from facepush.protocol.history import FILTER_FIELDS, HistoryQuery
 
 _SCHEMA = """
@@ -52,6 +53,8 @@ class SQLiteHistory:
         self.images = images
         self.path = Path(path)
         try:
+            # Created 0600 before SQLite opens it: its -wal and -shm files take its mode.
+            private_file(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -64,7 +67,7 @@ class SQLiteHistory:
             self._trim()  # a lower --history-limit than last time applies at once
             self._db.execute("COMMIT")
             self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise DataDirError(
                 f"cannot open the history {self.path}: {exc}. Check that the --data directory "
                 "is writable (move a damaged file away to start a new history)."

@@ -23,6 +23,7 @@ from tests.support import Process, free_port
 USER, PASSWORD = "admin", "s3cret-pw"
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 BASE = 1_700_000_000  # Unix seconds of the first test record
+JSON = {"Content-Type": "application/json"}
 PUSHED, DISABLED = 460, 10  # records made while push was on (cache of 5), then off
 
 
@@ -58,7 +59,7 @@ def expected(ns: range | list[int], descending: bool = False) -> list[str]:
 async def post(url: str, body: Any, auth: dict[str, str] | None = BASIC) -> tuple[int, Any]:
     async with (
         aiohttp.ClientSession(headers=auth) as session,
-        session.post(url, data=json.dumps(body)) as resp,
+        session.post(url, data=json.dumps(body), headers=JSON) as resp,
     ):
         return resp.status, json.loads(await resp.read())
 

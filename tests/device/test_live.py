@@ -67,7 +67,7 @@ async def clients_become(url: str, count: int, timeout: float = 10.0) -> None:
 async def hand_over(url: str, body: Any) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
-        session.post(url + "/push/records", data=json.dumps(body)) as resp,
+        session.post(url + "/push/records", json=body) as resp,
     ):
         return dict(json.loads(await resp.read()))
 

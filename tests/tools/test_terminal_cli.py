@@ -35,6 +35,7 @@ def invoke(*args: str) -> Result:
 
 def hand_over(url: str, body: Any) -> dict[str, Any]:
     request = urllib.request.Request(url + "/push/records", data=json.dumps(body).encode())
+    request.add_header("Content-Type", "application/json")
     pair = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     request.add_header("Authorization", f"Basic {pair}")
     with urllib.request.urlopen(request, timeout=10) as resp:
