@@ -83,9 +83,10 @@ async def test_a_fourth_client_is_refused_and_the_three_get_every_event(terminal
     listeners = [Listener(terminal) for _ in range(3)]
     try:
         await asyncio.wait_for(asyncio.gather(*(x.open.wait() for x in listeners)), 10)
-        with pytest.raises(TerminalRefused) as refused:
-            async for _ in TerminalClient(terminal).events():
-                pass
+        fourth = TerminalClient(terminal)
+        with pytest.raises(TerminalRefused) as refused:  # not a TimeoutError: never connected
+            await asyncio.wait_for(anext(fourth.events()), 5)
+        await fourth.close()
         assert refused.value.code == 429 and "3 live-stream clients" in str(refused.value)
         async with (
             aiohttp.ClientSession() as session,
