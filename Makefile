@@ -29,6 +29,8 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(STAMP)
+	scripts/test-services
+	scripts/bench-tools
 	$(BIN)/python -m bench
 
 clean:

@@ -62,7 +62,7 @@ def _case(args: list[str], tmp: Path) -> tuple[dict[str, Any], float]:
 def fleet_recovery() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="facepush-bench-fleet-") as tmp_text:
         tmp = Path(tmp_text)
-        noop, noop_rss = _case(["bench.bench_receiver", "noop"], tmp)
+        noop, noop_rss = _case(["bench.noop"], tmp)
         data = str(tmp / "receiver")
         receiver_args = ["facepush", "receiver", "serve", "--listen", "127.0.0.1:0", "--data", data]
         real, real_rss = _case(receiver_args, tmp)

@@ -1,196 +1,114 @@
-"""Receiver ingest benchmarks: rate and latency of durable pushes, against a no-op handler.
+"""Receiver ingest: how fast `facepush receiver serve` stores pushes durably, against a
+no-op handler measured the same way in the same run (method: docs/benchmarks.md).
 
-Each case runs the server in its own process (`python -m facepush receiver serve`, or the
-no-op server below, an aiohttp app whose POST handler reads the body and answers the
-success reply) and the load generator in another (`python -m bench.bench_receiver load`,
-an aiohttp client with N keep-alive connections, each pushing one record after another).
-The ratio divides the receiver's rate by the no-op's for the same records and connections,
-measured in the same run.
+Throughput comes from wrk (bench.wrk, C, 64 keep-alive connections, unique pushes, every
+reply checked); the "one terminal" cases and the latency at a fixed offered rate come from
+the Python client (bench.pyclient). Every case gets a fresh server and store; afterwards
+the receiver's own count of stored records must match the 200 replies the load got.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import io
 import json
-import os
-import random
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import wrk
 from bench.harness import ROOT, Row, benchmark
-from bench.processes import cpu_seconds, start, stop
+from bench.servers import NOOP, POSTGRES, SQLITE, Server, serving
 
-DURATION_S = 5.0
-WARMUP_S = 1.0
-PG_DSN = os.environ.get("FACEPUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-_UUID = "@@@@@@@@-uuid-uuid-uuid-@@@@@@@@@@@@"  # 36 characters, like a real uuid
-_MARK = "@@@@@@@@@@@@"  # 48 characters of placeholder for the unique image tail
-
-
-# --- the load generator (runs in its own process) -------------------------------------
-
-
-def _jpeg(size_bytes: int) -> bytes:
-    from PIL import Image
-
-    side = 8
-    while True:  # noise compresses badly: grow until the JPEG reaches the wanted size
-        rng = random.Random(side)
-        image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-        out = io.BytesIO()
-        image.save(out, format="JPEG", quality=85)
-        if out.tell() >= size_bytes:
-            return out.getvalue()
-        side += 8
+SERVERS = (NOOP, SQLITE, POSTGRES)
+WRK_CONNS = 64
+WRK_THREADS = 2
+WRK_SECONDS = 5
+WARMUP_SECONDS = 1
+ROUNDS = 2  # interleaved; the best of each is kept (this machine is shared and noisy)
+SNAPSHOT = 30_000  # JPEG bytes: 40 KB of base64 in the push
+PY_SECONDS = 4.0
+PACED_RATE = 400.0  # records/s offered over 64 connections for the latency rows
 
 
-def _record(uid: str, image_b64: str | None) -> bytes:
-    data: dict[str, Any] = {
-        "deviceSN": "PSC700C0MC22F02542",
-        "recognitionType": 1,
-        "entry_mode": 1,
-        "abnormal_type": 0,
-        "uuid": uid,
-        "recognizeScore": 0.9302213788032532,
-        "mask": 0,
-        "mode": 3,
-        "rgb_image": image_b64 or " ",
-        "bodyTemperature": 36.5,
-        "pass": True,
-        "timestamp": int(time.time()),
-        "user": {
-            "name": "王五",
-            "ic_number": "12345",
-            "id_number": "",
-            "job_number": "23385",
-            "pin": "",
-            "user_id": "5",
-            "remark": "",
-            "guest_time_start": 0,
-            "guest_time_end": 0,
-            "type": 1,
-            "groups": [{"id": "3", "name": "测试3"}, {"id": "4", "name": "测试4"}],
-        },
-    }
-    return json.dumps({"type": 0, "data": data}, ensure_ascii=False).encode()
+@benchmark("receiver-ingest")
+def receiver_ingest() -> list[Row]:
+    """Throughput with wrk (64 connections, as fast as replies come); one terminal (the
+    Python client, 1 and 8 connections); latency at 400 records/s offered."""
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="facepush-bench-") as tmp_text:
+        tmp = Path(tmp_text)
+        for label, snapshot in (("600 B", 0), ("40 KB snapshot", SNAPSHOT)):
+            body = tmp / f"body-{snapshot}.json"
+            size = wrk.template(body, snapshot)
+            best: dict[str, dict[str, Any]] = {}
+            for _ in range(ROUNDS):
+                for name in SERVERS:
+                    result = _wrk_case(name, body, tmp)
+                    if name not in best or result["rate"] > best[name]["rate"]:
+                        best[name] = result
+            load = f"wrk, {WRK_CONNS} conns"
+            for name in SERVERS:
+                rows.append(_row("throughput", label, size, name, load, best[name], best[NOOP]))
+            if not snapshot:  # what checking every reply costs wrk (and whether it limits)
+                result = _wrk_case(NOOP, body, tmp, check=False)
+                load += ", replies unchecked"
+                rows.append(_row("throughput", label, size, NOOP, load, result, best[NOOP]))
+        py_cases = [
+            ("one terminal, one at a time", 1, 0, "600 B", 0.0),
+            ("one terminal, 8 conns", 8, 0, "600 B", 0.0),
+            ("latency at 400/s", 64, 0, "600 B", PACED_RATE),
+            ("latency at 400/s", 64, SNAPSHOT, "40 KB snapshot", PACED_RATE),
+        ]
+        for kind, conns, snapshot, label, rate in py_cases:
+            results = {name: _py_case(name, conns, snapshot, rate, tmp) for name in SERVERS}
+            for name in SERVERS:
+                result = results[name]
+                load = f"python, {conns} conns"
+                rows.append(
+                    _row(kind, label, result["body_bytes"], name, load, result, results[NOOP])
+                )
+    return rows
 
 
-async def _load(
-    url: str, conns: int, seconds: float, snapshot: int, rate: float = 0.0
-) -> dict[str, Any]:
-    import aiohttp
-
-    # The body is built once; each request only splices in a fresh uuid (and, for snapshots,
-    # fresh trailing image bytes, so that every snapshot is unique as real faces are), so
-    # that the generator spends its CPU on HTTP, not on building records.
-    image = _jpeg(snapshot) if snapshot else b""
-    image += b"\0" * (-len(image) % 3)  # base64 of the image then ends without padding
-    image_b64 = base64.b64encode(image).decode() + _MARK * 4 if snapshot else None
-    head, _, tail = _record(_UUID, image_b64).partition(_UUID.encode())
-    img_head, _, img_tail = tail.partition((_MARK * 4).encode())
-    latencies: list[float] = []
-    failures = sent = 0
-    start = time.perf_counter()
-    measure_from = start + WARMUP_S
-    stop_at = measure_from + seconds
-
-    def payload() -> bytes:
-        uid = str(uuid.uuid4()).encode()
-        if not snapshot:
-            return head + uid + tail
-        # 48 base64 characters of 36 random bytes, appended to the image's base64.
-        extra = base64.b64encode(os.urandom(36))
-        return head + uid + img_head + extra + img_tail
-
-    async def worker(session: aiohttp.ClientSession, index: int) -> None:
-        nonlocal failures, sent
-        # Paced (rate > 0): each connection sends on a fixed schedule and latency counts
-        # from the scheduled time, so that queueing behind a slow reply is not hidden.
-        interval = conns / rate if rate else 0.0
-        due = start + index * interval / conns
-        while True:
-            data = payload()
-            if interval:
-                due += interval
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            began = due if interval else time.perf_counter()
-            if began >= stop_at:
-                return
-            async with session.post(url, data=data) as resp:
-                reply = await resp.read()
-            ended = time.perf_counter()
-            sent += 1
-            if resp.status != 200 or b'"code":200' not in reply:
-                failures += 1
-            elif began >= measure_from:
-                latencies.append(ended - began)
-
-    connector = aiohttp.TCPConnector(limit=conns)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(session, i) for i in range(conns)))
-    latencies.sort()
-    n = len(latencies)
+def _wrk_case(name: str, body: Path, tmp: Path, check: bool = True) -> dict[str, Any]:
+    """Warm up (1 s), then measure (5 s); CPU, commits and stored records over the latter."""
+    with serving(name, tmp) as server:
+        url = server.url + "/Record"
+        warm = wrk.run(url, body, conns=WRK_CONNS, seconds=WARMUP_SECONDS, threads=WRK_THREADS)
+        before, warm_check = _counted(server, wrk.ok(warm), 0)
+        commits, cpu = server.commits(), server.cpu()
+        result = wrk.run(
+            url, body, conns=WRK_CONNS, seconds=WRK_SECONDS, threads=WRK_THREADS, check=check
+        )
+        ok = wrk.ok(result)
+        stored, check = _counted(server, ok, before)
+        if warm_check not in ("ok", "-"):
+            check = f"warm-up {warm_check}"
+        cpu = server.cpu() - cpu
+        commits_after = server.commits()
+    seconds = result["duration_us"] / 1e6
     return {
-        "count": n,
-        "rate": n / seconds,
-        "p50_ms": latencies[n // 2] * 1000 if n else None,
-        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else None,
-        "failures": failures,
-        "sent": sent,
-        "body_bytes": len(payload()),
+        "rate": ok / seconds,
+        "ok": ok,
+        "stored": stored - before,
+        "check": check,
+        "failures": wrk.failures(result),
+        "p50_ms": result["p50_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "cpu_us": cpu / max(1, stored - before if server.stores else ok) * 1e6,
+        "batch": _mean_batch(commits, commits_after),
+        "load_cores": result["wrk_cpu_s"] / seconds,
+        "load_us": result["wrk_cpu_s"] / max(1, result["requests"]) * 1e6,
     }
 
 
-# --- the no-op server (runs in its own process) ---------------------------------------
-
-
-def _noop_server() -> None:
-    from aiohttp import web
-
-    from facepush.protocol import success_reply
-    from facepush.web import serve_until_stopped
-
-    reply = success_reply()
-
-    async def handle(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(body=reply, content_type="application/json")
-
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_post("/Record", handle)
-    asyncio.run(serve_until_stopped(app, "127.0.0.1", 0))
-
-
-# --- orchestration --------------------------------------------------------------------
-
-
-def _run_case(
-    server: str, conns: int, snapshot: int, tmp: Path, rate: float = 0.0
-) -> dict[str, Any]:
-    """One measurement: a fresh server process (and database), one load process."""
-    schema = None
-    if server == "no-op handler":
-        args = ["bench.bench_receiver", "noop"]
-    else:
-        if server.endswith("sqlite"):
-            db_url = f"sqlite:///{tmp / uuid.uuid4().hex}.sqlite3"
-        else:
-            db_url, schema = _pg_url()
-        args = ["facepush", "receiver", "serve"]
-        args += ["--listen", "127.0.0.1:0", "--db", db_url]
-    proc, url = start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
-    cpu_before = cpu_seconds(proc.pid)
-    try:
-        load_args = [url + "/Record", str(conns), str(DURATION_S), str(snapshot), str(rate)]
+def _py_case(name: str, conns: int, snapshot: int, rate: float, tmp: Path) -> dict[str, Any]:
+    with serving(name, tmp) as server:
+        commits, cpu = server.commits(), server.cpu()
+        args = [server.url + "/Record", str(conns), str(PY_SECONDS), str(snapshot), str(rate)]
         load = subprocess.run(
-            [sys.executable, "-m", "bench.bench_receiver", "load", *load_args],
+            [sys.executable, "-m", "bench.pyclient", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -198,85 +116,66 @@ def _run_case(
             check=True,
         )
         result = dict(json.loads(load.stdout))
-        # CPU the server spent per record: unlike rates, barely moved by other processes.
-        result["cpu_us"] = (cpu_seconds(proc.pid) - cpu_before) / max(1, result["sent"]) * 1e6
-        return result
-    finally:
-        stop(proc)
-        if schema:
-            _drop(schema)
+        stored, result["check"] = _counted(server, result["ok"], 0, slack=conns)
+        cpu = server.cpu() - cpu
+        result["batch"] = _mean_batch(commits, server.commits())
+    result["stored"] = stored
+    result["cpu_us"] = cpu / max(1, stored if server.stores else result["ok"]) * 1e6
+    return result
 
 
-def _pg_url() -> tuple[str, str]:
-    schema = f"fp_bench_{uuid.uuid4().hex[:10]}"
-    return f"{PG_DSN}?schema={schema}", schema
+def _counted(server: Server, ok: int, before: int, slack: int = WRK_CONNS) -> tuple[int, str]:
+    """What the store holds once settled, and whether it matches `ok` more 200 replies:
+    every acknowledged record stored, none twice; at most `slack` more (the pushes still
+    in flight when the load stopped: stored, their replies never read)."""
+    if not server.stores:
+        return before + ok, "-"
+    stored, duplicates = server.settled()
+    extra = stored - before - ok
+    if duplicates:
+        return stored, f"FAILED: {duplicates} duplicates"
+    if extra < 0:
+        return stored, f"FAILED: {-extra} acknowledged, not stored"
+    if extra > slack:
+        return stored, f"FAILED: {extra} stored, not acknowledged"
+    return stored, "ok"
 
 
-def _drop(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-SERVERS = ("no-op handler", "receiver, sqlite", "receiver, postgresql")
-ROUNDS = 2  # interleaved; the best of each is kept (this machine is shared and noisy)
-PACED_RATE = 400.0  # records/s offered over 64 connections for the latency rows
-
-
-@benchmark("receiver-ingest")
-def receiver_ingest() -> list[Row]:
-    """Throughput (64 connections, as fast as replies come), latency at a fixed offered
-    load (64 connections, 400 records/s), and a lone pusher (one connection)."""
-    rows: list[Row] = []
-    cases = [
-        ("throughput", 64, 0, "600 B", 0.0),
-        ("throughput", 64, 30_000, "40 KB snapshot", 0.0),
-        ("latency at 400/s", 64, 0, "600 B", PACED_RATE),
-        ("latency at 400/s", 64, 30_000, "40 KB snapshot", PACED_RATE),
-        ("one at a time", 1, 0, "600 B", 0.0),
-    ]
-    with tempfile.TemporaryDirectory(prefix="facepush-bench-") as tmp_text:
-        tmp = Path(tmp_text)
-        for kind, conns, snapshot, label, rate in cases:
-            best: dict[str, dict[str, Any]] = {}
-            for _ in range(ROUNDS if not rate else 1):
-                for server in SERVERS:
-                    result = _run_case(server, conns, snapshot, tmp, rate)
-                    if server not in best or result["rate"] > best[server]["rate"]:
-                        best[server] = result
-            for server in SERVERS:
-                rows.append(_row(kind, label, server, conns, best[server], best[SERVERS[0]]))
-    return rows
+def _mean_batch(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    commits, items = after[0] - before[0], after[1] - before[1]
+    return items / commits if commits else None
 
 
 def _row(
-    kind: str, label: str, server: str, conns: int, result: dict[str, Any], noop: dict[str, Any]
+    kind: str,
+    label: str,
+    size: int,
+    name: str,
+    load: str,
+    result: dict[str, Any],
+    noop: dict[str, Any],
 ) -> Row:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
     paced = kind.startswith("latency")
+    stored = "-" if name == NOOP else f"{result['stored']} / {result['ok']}"
     return {
         "case": kind,
         "records": label,
-        "body B": result["body_bytes"],
-        "server": server,
-        "conns": conns,
+        "body B": size,
+        "server": name,
+        "load": load,
         "records/s (this machine)": f"{result['rate']:.0f}",
         "ratio to no-op": "-" if paced else f"{result['rate'] / noop['rate']:.2f}",
         "p50 ms": ms(result["p50_ms"]),
         "p99 ms": ms(result["p99_ms"]),
         "server CPU µs/record": f"{result['cpu_us']:.0f}",
-        "CPU ratio": f"{noop['cpu_us'] / result['cpu_us']:.2f}" if result["cpu_us"] else "-",
+        "CPU × no-op": f"{result['cpu_us'] / noop['cpu_us']:.1f}",
+        "mean batch": "-" if result["batch"] is None else f"{result['batch']:.1f}",
+        "load CPU cores": f"{result['load_cores']:.2f}",
+        "load CPU µs/push": f"{result['load_us']:.0f}",
         "failed": result["failures"],
+        "stored / 200 replies": stored,
+        "store check": result["check"],
     }
-
-
-if __name__ == "__main__":
-    if sys.argv[1] == "noop":
-        _noop_server()
-    elif sys.argv[1] == "load":
-        url, conns, seconds, snapshot, rate = sys.argv[2:7]
-        result = asyncio.run(_load(url, int(conns), float(seconds), int(snapshot), float(rate)))
-        print(json.dumps(result))

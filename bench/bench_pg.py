@@ -1,0 +1,211 @@
+"""The PostgreSQL ceiling for facepush's own writes, without facepush's Python: pgbench (C)
+runs the receiver's statements, taken from facepush.receiver.pg_store and .sql, with the
+receiver's batch sizes from K connections, in a scratch schema that the receiver's own
+migration creates (method: docs/benchmarks.md).
+
+Two workloads: "events insert" is the multi-row `INSERT INTO events ... SELECT * FROM
+unnest(...) ON CONFLICT (key) DO NOTHING RETURNING key` alone (one statement, one commit);
+"receiver transaction" is what PostgresStore.ingest commits for a batch of 600 B
+recognitions from one terminal: that insert, the devices and device_days upserts and the
+counters update, in one transaction. Every pgbench client is a terminal of its own (its
+own devices row); the counters rows are shared by all, as they are by every writer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from glob import glob
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Row, benchmark
+from bench.records import record
+from bench.servers import PG_DSN, drop_schema
+
+BATCHES = (1, 64, 512)  # a lone pusher; 64 connections (bench receiver-ingest); MAX_BATCH
+CONNECTIONS = (1, 2, 4, 8)
+SECONDS = 4
+_PARAM = re.compile(r"%s::(\w+)\[\]")
+
+
+def pgbench_path() -> str:
+    found = shutil.which("pgbench") or next(
+        iter(sorted(glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None
+    )
+    if found is None:
+        raise RuntimeError("pgbench is not installed: run scripts/bench-tools (make bench does)")
+    return found
+
+
+def _items(batch: int) -> list[Any]:
+    """`batch` recognitions as the receiver turns them into rows (its own decoder)."""
+    from facepush.protocol import decode_push
+    from facepush.receiver.records import incoming
+    from facepush.receiver.store import Incoming
+
+    out: list[Incoming] = []
+    for _ in range(batch):
+        push = decode_push(record(str(uuid.uuid4()), None))
+        out.append(
+            incoming(
+                push, source="127.0.0.1", received_at=push.occurred_at or 0, late_after_ms=300_000
+            )
+        )
+    return out
+
+
+def _literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _inline(statement: str, row: tuple[Any, ...], serial_at: int | None = None) -> str:
+    """`statement` (with `?` placeholders) with one row's values written in; the value at
+    `serial_at` becomes this pgbench client's own terminal serial."""
+    values = [_literal(v) for v in row]
+    if serial_at is not None:
+        values[serial_at] = "'PSC-' || :client_id"
+    parts = statement.split("?")
+    assert len(parts) == len(values) + 1, statement
+    return "".join(p + v for p, v in zip(parts, values, strict=False)) + parts[-1]
+
+
+def _event_insert(columns: int) -> str:
+    """The receiver's insert; `%s::T[]` parameter i becomes pgbench variable :aI, except
+    the keys, made unique per transaction on the server (pgbench has no strings)."""
+    from facepush.receiver import pg_store
+
+    found = _PARAM.findall(pg_store._EVENT_INSERT)
+    assert len(found) == columns, "the receiver's insert changed: update bench_pg"
+    count = iter(range(columns))
+
+    def param(match: re.Match[str]) -> str:
+        i = next(count)
+        if i == 0:
+            return "(SELECT array_agg('r:' || gen_random_uuid()) FROM generate_series(1, :batch))"
+        return f":a{i}::{match.group(1)}[]"
+
+    return " ".join(_PARAM.sub(param, pg_store._EVENT_INSERT).split())
+
+
+def _scripts(conn: Any, batch: int, tmp: Path) -> dict[str, Path]:
+    """The two pgbench scripts for `batch`, and the table their arrays are read from."""
+    from facepush.receiver import pg_store, sql
+
+    items = _items(batch)
+    rows = [sql.event_values(item) for item in items]
+    columns = list(zip(*rows, strict=True))
+    types = _PARAM.findall(pg_store._EVENT_INSERT)
+    literals = [
+        conn.execute(f"SELECT (%s::{t}[])::text", [list(col)]).fetchone()[0]
+        for t, col in zip(types, columns, strict=True)
+    ][1:]
+    table = f"pgceiling_{batch}"
+    names = [f"a{i}" for i in range(1, len(types))]
+    conn.execute(f"CREATE TABLE {table} ({', '.join(n + ' text' for n in names)})")
+    conn.execute(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(names))})", literals)
+    # Once per client: the arrays into pgbench variables (too long for the command line).
+    load = (
+        f"\\if :loaded = 0\nSELECT 1 AS loaded, {', '.join(names)} FROM {table} \\gset\n\\endif\n"
+    )
+    insert = _event_insert(len(types)) + ";\n"
+    device = sql.device_rows(items)[0]
+    day = sql.device_day_rows(items)[0]
+    rest = [
+        _inline(sql.DEVICE_UPSERT, device, serial_at=0),
+        _inline(sql.DEVICE_DAY_UPSERT, day, serial_at=0),
+        *(_inline(sql.COUNTER_UPDATE, row) for row in sql.counter_rows(items, 0)),
+    ]
+    texts = {
+        "events insert": load + insert,
+        "receiver transaction": load
+        + "BEGIN;\n"
+        + insert
+        + "".join(" ".join(s.split()) + ";\n" for s in rest)
+        + "COMMIT;\n",
+    }
+    out = {}
+    for name, text in texts.items():
+        path = tmp / f"{name.replace(' ', '-')}-{batch}.sql"
+        path.write_text(text)
+        out[name] = path
+    return out
+
+
+def _pgbench(script: Path, schema: str, batch: int, conns: int) -> dict[str, float]:
+    args = [pgbench_path(), "-n", "-M", "prepared", "-T", str(SECONDS), "-c", str(conns)]
+    args += ["-j", str(min(conns, 2)), "-D", "loaded=0", "-D", f"batch={batch}", "-f", str(script)]
+    env = {**os.environ, "PGOPTIONS": f"-c search_path={schema}"}
+    run = subprocess.run(
+        [*args, PG_DSN], capture_output=True, text=True, timeout=SECONDS + 60, check=False, env=env
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {run.stderr[-2000:]}{run.stdout[-2000:]}")
+    done = re.search(r"actually processed: (\d+)", run.stdout)
+    tps = re.search(r"tps = ([\d.]+) \(without", run.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", run.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", run.stdout)
+    if not (done and tps and latency):
+        raise RuntimeError(f"pgbench said: {run.stdout[-2000:]}")
+    return {
+        "transactions": int(done.group(1)),
+        "tps": float(tps.group(1)),
+        "latency_ms": float(latency.group(1)),
+        "failed": int(failed.group(1)) if failed else 0,
+    }
+
+
+@benchmark("pg-ceiling")
+def pg_ceiling() -> list[Row]:
+    """Rows/s PostgreSQL takes for the receiver's writes, per batch size and connections."""
+    import psycopg
+
+    from facepush.receiver.pg_store import PostgresStore
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    store = PostgresStore(f"{PG_DSN}?schema={schema}")
+    store.migrate()  # the receiver's own tables and indexes
+    store.close()
+    rows: list[Row] = []
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="facepush-bench-") as tmp_text,
+            psycopg.connect(PG_DSN, autocommit=True) as conn,
+        ):
+            conn.execute(f"SET search_path TO {schema}")
+            cases = [("receiver transaction", b) for b in BATCHES] + [("events insert", 64)]
+            scripts = {b: _scripts(conn, b, Path(tmp_text)) for b in BATCHES}
+            expected = 0
+            for workload, batch in cases:
+                for conns in CONNECTIONS:
+                    result = _pgbench(scripts[batch][workload], schema, batch, conns)
+                    expected += result["transactions"] * batch
+                    stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+                    check = "ok" if stored and stored[0] == expected else f"FAILED: {stored}"
+                    rows.append(_row(workload, batch, conns, result, check))
+    finally:
+        drop_schema(schema)
+    return rows
+
+
+def _row(workload: str, batch: int, conns: int, result: dict[str, float], check: str) -> Row:
+    return {
+        "workload": workload,
+        "batch (rows per commit)": batch,
+        "connections": conns,
+        "rows/s (this machine)": f"{result['tps'] * batch:.0f}",
+        "commits/s": f"{result['tps']:.0f}",
+        "mean ms per commit": f"{result['latency_ms']:.2f}",
+        "failed": int(result["failed"]),
+        "rows check": check,
+    }

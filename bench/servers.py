@@ -1,0 +1,107 @@
+"""The servers the receiver benchmarks drive, and what they are asked afterwards.
+
+Each measurement gets a fresh server process and a fresh store: the no-op handler
+(bench.noop), or `facepush receiver serve` on a new SQLite file or a new PostgreSQL schema
+(dropped afterwards). What the receiver stored is read back from its own /api/stats and its
+group-commit counters from /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.processes import cpu_seconds, start, stop
+
+PG_DSN = os.environ.get("FACEPUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+NOOP = "no-op handler"
+SQLITE = "receiver, sqlite"
+POSTGRES = "receiver, postgresql"
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    pid: int
+    url: str
+
+    @property
+    def stores(self) -> bool:
+        return self.name != NOOP
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def stored(self) -> tuple[int, int]:
+        """(records stored, duplicates acknowledged) so far, from /api/stats."""
+        if not self.stores:
+            return 0, 0
+        with urllib.request.urlopen(self.url + "/api/stats", timeout=30) as reply:
+            data = json.loads(reply.read())["data"]
+        return int(data["recognitions"]) + int(data["alarms"]), int(data["duplicates"])
+
+    def settled(self, timeout: float = 10.0) -> tuple[int, int]:
+        """`stored()` once it stops moving: pushes still in flight when the load generator
+        stopped are committed (and counted) by then."""
+        last = self.stored()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = self.stored()
+            if now == last:
+                return now
+            last = now
+        return last
+
+    def commits(self) -> tuple[int, int]:
+        """(group commits, items committed) so far, from /metrics."""
+        if not self.stores:
+            return 0, 0
+        with urllib.request.urlopen(self.url + "/metrics", timeout=30) as reply:
+            text = reply.read().decode()
+        found = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in (
+                "facepush_receiver_commits_total",
+                "facepush_receiver_committed_items_total",
+            ):
+                found[name] = int(float(value))
+        return found["facepush_receiver_commits_total"], found[
+            "facepush_receiver_committed_items_total"
+        ]
+
+
+@contextmanager
+def serving(name: str, tmp: Path) -> Iterator[Server]:
+    schema = None
+    if name == NOOP:
+        args = ["bench.noop"]
+    else:
+        if name == SQLITE:
+            db_url = f"sqlite:///{tmp / uuid.uuid4().hex}.sqlite3"
+        else:
+            schema = f"fp_bench_{uuid.uuid4().hex[:10]}"
+            db_url = f"{PG_DSN}?schema={schema}"
+        args = ["facepush", "receiver", "serve", "--listen", "127.0.0.1:0", "--db", db_url]
+    proc, url = start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
+    try:
+        yield Server(name, proc.pid, url)
+    finally:
+        stop(proc)
+        if schema:
+            drop_schema(schema)
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
