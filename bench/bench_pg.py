@@ -27,6 +27,26 @@ from bench.harness import Row, benchmark
 from bench.records import record
 from bench.servers import PG_DSN, drop_schema
 
+METHOD = """
+What PostgreSQL itself takes of facepush's writes, without facepush's Python: Debian's
+`pgbench` (C; `scripts/bench-tools`) runs the receiver's own statements, taken from
+`facepush/receiver/pg_store.py` and `sql.py` at run time, in a scratch schema that the
+receiver's migration creates (`PostgresStore.migrate`; dropped afterwards), `-M prepared`,
+4 s per run, K = 1, 2, 4, 8 connections. **events insert** is the multi-row
+`INSERT INTO events ... SELECT * FROM unnest(...) ORDER BY 1 ON CONFLICT (key) DO NOTHING
+RETURNING key` alone; **receiver transaction** is what `PostgresStore.ingest` commits for a
+batch of 600 B recognitions from one terminal: that insert, the devices and device_days
+upserts and the counters update, between BEGIN and COMMIT. The rows are those the
+receiver's own decoder makes of the benchmark's recognition; their 15 arrays travel as text
+parameters of the prepared insert, the keys are made per transaction on the server
+(`'r:' || gen_random_uuid()`, as pgbench has no string values). Each pgbench client is a
+terminal of its own (its own devices row); the counters row is shared by all, as it is by
+every writer. Batches: 1 (a lone pusher), 64 (64 connections at most; receiver-ingest shows
+the mean batch it gets), 512 (the writer's MAX_BATCH). rows/s = commits/s × batch; **rows
+check**: `COUNT(*)` of events equals the transactions pgbench reports × batch. pgbench and
+PostgreSQL share this machine's 2 cores (as the receiver and PostgreSQL do); fsync is on.
+"""
+
 BATCHES = (1, 64, 512)  # a lone pusher; 64 connections (bench receiver-ingest); MAX_BATCH
 CONNECTIONS = (1, 2, 4, 8)
 SECONDS = 4
@@ -143,6 +163,7 @@ def _scripts(conn: Any, batch: int, tmp: Path) -> dict[str, Path]:
 
 
 def _pgbench(script: Path, schema: str, batch: int, conns: int) -> dict[str, float]:
+    """One pgbench run: transactions done, their rate, mean latency, failures."""
     args = [pgbench_path(), "-n", "-M", "prepared", "-T", str(SECONDS), "-c", str(conns)]
     args += ["-j", str(min(conns, 2)), "-D", "loaded=0", "-D", f"batch={batch}", "-f", str(script)]
     env = {**os.environ, "PGOPTIONS": f"-c search_path={schema}"}
@@ -165,7 +186,7 @@ def _pgbench(script: Path, schema: str, batch: int, conns: int) -> dict[str, flo
     }
 
 
-@benchmark("pg-ceiling")
+@benchmark("pg-ceiling", METHOD)
 def pg_ceiling() -> list[Row]:
     """Rows/s PostgreSQL takes for the receiver's writes, per batch size and connections."""
     import psycopg
@@ -185,7 +206,7 @@ def pg_ceiling() -> list[Row]:
             conn.execute(f"SET search_path TO {schema}")
             cases = [("receiver transaction", b) for b in BATCHES] + [("events insert", 64)]
             scripts = {b: _scripts(conn, b, Path(tmp_text)) for b in BATCHES}
-            expected = 0
+            expected = 0.0
             for workload, batch in cases:
                 for conns in CONNECTIONS:
                     result = _pgbench(scripts[batch][workload], schema, batch, conns)

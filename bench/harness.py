@@ -19,13 +19,19 @@ Row = dict[str, object]
 Bench = Callable[[], list[Row]]
 
 REGISTRY: dict[str, Bench] = {}
+METHODS: dict[str, str] = {}  # markdown written above a section's table
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 
-def benchmark(name: str) -> Callable[[Bench], Bench]:
+def benchmark(name: str, method: str = "") -> Callable[[Bench], Bench]:
+    """Register a benchmark; `method` (markdown: how the load is made, what the baseline
+    is, what is counted) goes into docs/benchmarks.md above its table."""
+
     def register(func: Bench) -> Bench:
         REGISTRY[name] = func
+        if method:
+            METHODS[name] = method.strip() + "\n\n"
         return func
 
     return register
@@ -72,11 +78,16 @@ def main(names: list[str]) -> int:
     sections = _sections(output) if names else {}
     for name in chosen:
         started = time.monotonic()
+        load = os.getloadavg()[0]
         print(f"== {name}", flush=True)
         text = table(REGISTRY[name]())
         print(text, flush=True)
         took = time.monotonic() - started
-        sections[name] = f"## {name}\n\n{text}\n(this machine: {took:.0f} s for this section)\n"
+        method = METHODS.get(name, "")
+        took_text = (
+            f"(this machine: {took:.0f} s for this section; load average {load:.1f} at its start)"
+        )
+        sections[name] = f"## {name}\n\n{method}{text}\n{took_text}\n"
     if not sections:
         sections[""] = "No benchmarks are registered yet.\n"
     header = (

@@ -39,15 +39,16 @@ class Server:
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 
-    def stored(self) -> tuple[int, int]:
-        """(records stored, duplicates acknowledged) so far, from /api/stats."""
+    def stored(self) -> tuple[int, int, int]:
+        """(records stored, duplicates acknowledged, images stored) so far, from /api/stats."""
         if not self.stores:
-            return 0, 0
+            return 0, 0, 0
         with urllib.request.urlopen(self.url + "/api/stats", timeout=30) as reply:
             data = json.loads(reply.read())["data"]
-        return int(data["recognitions"]) + int(data["alarms"]), int(data["duplicates"])
+        records = int(data["recognitions"]) + int(data["alarms"])
+        return records, int(data["duplicates"]), int(data["images"])
 
-    def settled(self, timeout: float = 10.0) -> tuple[int, int]:
+    def settled(self, timeout: float = 10.0) -> tuple[int, int, int]:
         """`stored()` once it stops moving: pushes still in flight when the load generator
         stopped are committed (and counted) by then."""
         last = self.stored()
