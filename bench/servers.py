@@ -48,36 +48,42 @@ class Server:
         records = int(data["recognitions"]) + int(data["alarms"])
         return records, int(data["duplicates"]), int(data["images"])
 
-    def settled(self, timeout: float = 10.0) -> tuple[int, int, int]:
-        """`stored()` once it stops moving: pushes still in flight when the load generator
-        stopped are committed (and counted) by then."""
-        last = self.stored()
+    def settled(self, timeout: float = 30.0) -> tuple[int, int, int]:
+        """`stored()` once every push that reached the receiver has had its reply (its
+        record committed, also when the load generator stopped before reading the reply)
+        and the count no longer moves."""
         deadline = time.monotonic() + timeout
+        last = None
         while time.monotonic() < deadline:
-            time.sleep(0.2)
+            metrics = self.metrics()
+            busy = metrics["facepush_receiver_received_total"] != metrics.get(
+                "facepush_receiver_push_seconds_count"
+            )
             now = self.stored()
-            if now == last:
+            if not busy and now == last:
                 return now
             last = now
-        return last
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name}: the store did not settle within {timeout:.0f} s")
 
-    def commits(self) -> tuple[int, int]:
-        """(group commits, items committed) so far, from /metrics."""
-        if not self.stores:
-            return 0, 0
+    def metrics(self) -> dict[str, float]:
+        """The unlabelled samples of /metrics, by name."""
         with urllib.request.urlopen(self.url + "/metrics", timeout=30) as reply:
             text = reply.read().decode()
         found = {}
         for line in text.splitlines():
             name, _, value = line.partition(" ")
-            if name in (
-                "facepush_receiver_commits_total",
-                "facepush_receiver_committed_items_total",
-            ):
-                found[name] = int(float(value))
-        return found["facepush_receiver_commits_total"], found[
-            "facepush_receiver_committed_items_total"
-        ]
+            if line and not line.startswith("#") and "{" not in name:
+                found[name] = float(value)
+        return found
+
+    def commits(self) -> tuple[int, int]:
+        """(group commits, items committed) so far."""
+        if not self.stores:
+            return 0, 0
+        metrics = self.metrics()
+        items = metrics["facepush_receiver_committed_items_total"]
+        return int(metrics["facepush_receiver_commits_total"]), int(items)
 
 
 @contextmanager
