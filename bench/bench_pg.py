@@ -31,8 +31,11 @@ METHOD = """
 What PostgreSQL itself takes of facepush's writes, without facepush's Python: Debian's
 `pgbench` (C; `scripts/bench-tools`) runs the receiver's own statements, taken from
 `facepush/receiver/pg_store.py` and `sql.py` at run time, in a scratch schema that the
-receiver's migration creates (`PostgresStore.migrate`; dropped afterwards), `-M prepared`,
-4 s per run, K = 1, 2, 4, 8 connections. **events insert** is the multi-row
+receiver's migration creates (`PostgresStore.migrate`; dropped afterwards), `-M prepared`
+(psycopg prepares the receiver's repeated statements too), 3 s per run, best of 2
+interleaved rounds, K = 1, 2, 4, 8 connections, each run from empty tables after a
+CHECKPOINT (so: small indexes; a store of millions of rows has deeper ones).
+**events insert** is the multi-row
 `INSERT INTO events ... SELECT * FROM unnest(...) ORDER BY 1 ON CONFLICT (key) DO NOTHING
 RETURNING key` alone; **receiver transaction** is what `PostgresStore.ingest` commits for a
 batch of 600 B recognitions from one terminal: that insert, the devices and device_days
@@ -49,7 +52,8 @@ PostgreSQL share this machine's 2 cores (as the receiver and PostgreSQL do); fsy
 
 BATCHES = (1, 64, 512)  # a lone pusher; 64 connections (bench receiver-ingest); MAX_BATCH
 CONNECTIONS = (1, 2, 4, 8)
-SECONDS = 4
+SECONDS = 3
+ROUNDS = 2  # the best of each is kept (this machine is shared and noisy)
 _PARAM = re.compile(r"%s::(\w+)\[\]")
 
 
@@ -206,22 +210,43 @@ def pg_ceiling() -> list[Row]:
             conn.execute(f"SET search_path TO {schema}")
             cases = [("receiver transaction", b) for b in BATCHES] + [("events insert", 64)]
             scripts = {b: _scripts(conn, b, Path(tmp_text)) for b in BATCHES}
+            best: dict[tuple[str, int, int], dict[str, Any]] = {}
+            for _ in range(ROUNDS):  # interleaved: drift in the machine's load hits all
+                for conns in CONNECTIONS:
+                    for workload, batch in cases:
+                        result = _measure(conn, scripts[batch][workload], schema, batch, conns)
+                        key = (workload, batch, conns)
+                        if key not in best or _better(result, best[key]):
+                            best[key] = result
             for workload, batch in cases:
                 for conns in CONNECTIONS:
-                    # Each run from the same start: empty tables, no checkpoint pending.
-                    conn.execute("TRUNCATE events, devices, device_days")
-                    conn.execute("CHECKPOINT")
-                    result = _pgbench(scripts[batch][workload], schema, batch, conns)
-                    expected = result["transactions"] * batch
-                    stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()
-                    check = "ok" if stored and stored[0] == expected else f"FAILED: {stored}"
-                    rows.append(_row(workload, batch, conns, result, check))
+                    rows.append(_row(workload, batch, conns, best[workload, batch, conns]))
     finally:
         drop_schema(schema)
     return rows
 
 
-def _row(workload: str, batch: int, conns: int, result: dict[str, float], check: str) -> Row:
+def _measure(conn: Any, script: Path, schema: str, batch: int, conns: int) -> dict[str, Any]:
+    """One pgbench run from the same start (empty tables, no checkpoint pending), and
+    whether the table holds exactly the rows of the transactions it reports."""
+    conn.execute("TRUNCATE events, devices, device_days")
+    conn.execute("CHECKPOINT")
+    result: dict[str, Any] = dict(_pgbench(script, schema, batch, conns))
+    expected = result["transactions"] * batch
+    stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    result["check"] = "ok" if stored == expected else f"FAILED: {stored} rows, {expected} sent"
+    return result
+
+
+def _better(result: dict[str, Any], than: dict[str, Any]) -> bool:
+    """A failed check is kept over any rate: it must show."""
+    failed, failed_before = str(result["check"]) != "ok", str(than["check"]) != "ok"
+    if failed != failed_before:
+        return failed
+    return float(result["tps"]) > float(than["tps"])
+
+
+def _row(workload: str, batch: int, conns: int, result: dict[str, Any]) -> Row:
     return {
         "workload": workload,
         "batch (rows per commit)": batch,
@@ -230,5 +255,5 @@ def _row(workload: str, batch: int, conns: int, result: dict[str, float], check:
         "commits/s": f"{result['tps']:.0f}",
         "mean ms per commit": f"{result['latency_ms']:.2f}",
         "failed": int(result["failed"]),
-        "rows check": check,
+        "rows check": result["check"],
     }
