@@ -42,12 +42,14 @@ socket error or a timeout counts as **failed**; records/s counts successful repl
 time (cores = CPU s / wall s); the no-op row shows the rate the generator reaches and what
 part of a core it needed for it, i.e. that the generator is not the bottleneck.
 
-**Store check**: after each run the bench waits until the receiver's `/api/stats` stops
-moving; the records stored since the warm-up must be at least the 200 replies and at most
-64 more (the pushes in flight when wrk stopped: committed, their replies never read), with
-no duplicates; anything else is reported as FAILED. **server CPU µs/record**: the server
-process's utime + stime (`/proc/PID/stat`) over the measured run ÷ records stored in it
-(÷ replies for the no-op); less disturbed by other load on the machine than rates.
+**Store check**: after each run the bench waits until every push that reached the
+receiver has had its reply (its `/metrics`) and `/api/stats` stops moving; the records
+stored since the warm-up must be at least the 200 replies and at most 64 more (the pushes
+in flight when wrk stopped: committed, their replies never read), with no duplicates and,
+with snapshots, one distinct image stored per record; anything else is reported as FAILED.
+**server CPU µs/record**: the server process's utime + stime (`/proc/PID/stat`) over the
+measured run ÷ records stored in it (÷ replies for the no-op); less disturbed by other load
+on the machine than rates.
 **mean batch**: items ÷ group commits from the receiver's `/metrics` over the run.
 p50/p99 of the throughput rows are wrk's (send to complete reply) with 64 pushes always
 outstanding: queueing at saturation, not latency at a given load.
