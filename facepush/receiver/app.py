@@ -60,9 +60,9 @@ def create_app(
     owned = store is None
     store = store if store is not None else open_store(config.db_url)
     metrics = ReceiverMetrics()
-    broadcaster = Broadcaster(config.keepalive_s)
+    broadcaster = Broadcaster(config.keepalive_s, config.stream_buffer_bytes)
     writer = Writer(store, metrics, on_stored=broadcaster.publish)
-    queries = Queries(store, metrics, config.replay_window_ms)
+    queries = Queries(store, metrics, config.replay_window_ms, config.page_bytes)
     health = Health(store, writer)
     push = PushHandler(
         writer,

@@ -19,6 +19,11 @@ SQLITE_FILE = "receiver.sqlite3"
 # A token is the only thing between the network and the snapshots: long enough that
 # guessing it (at most a few per minute, see facepush.throttle) is hopeless.
 MIN_TOKEN_LENGTH = 16
+# A page of /api/events, /api/devices or /api/alarms and a chunk of the CSV export stop
+# at about this many bytes of stored text (a larger record comes alone), and a client of
+# /api/stream has at most this much waiting for it: memory bounded by bytes, not rows.
+DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
+DEFAULT_STREAM_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,9 @@ class ReceiverConfig:
     keepalive_s: float = 15.0
     # A device counts as replaying a backlog while it sent a late record this recently (ms).
     replay_window_ms: int = 60_000
+    # Byte bounds of API pages and export chunks, and of each stream client's buffer.
+    page_bytes: int = DEFAULT_PAGE_BYTES
+    stream_buffer_bytes: int = DEFAULT_STREAM_BUFFER_BYTES
 
     def __post_init__(self) -> None:
         if not self.push_path.startswith("/"):

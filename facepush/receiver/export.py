@@ -1,14 +1,23 @@
 """`GET /api/export.csv`: every matching event as CSV, streamed page by page.
 
-Pages of a fixed size are read with the same keyset cursor as /api/events and written out
-before the next is read, so memory stays bounded whatever the number of rows, and rows
-stored during the export do not shift the pages.
+Pages of at most 1,000 rows and about `page_bytes` (4 MiB) of stored text are read with the
+same keyset cursor as /api/events and written out before the next is read, so memory stays
+bounded whatever the number and size of the rows, and rows stored during the export do not
+shift the pages.
+
+Cells are neutralised against formula injection (OWASP "CSV Injection"): a cell whose text
+begins with `=`, `+`, `-`, `@`, a tab or a CR (or the full-width `＝＋－＠`, which some
+spreadsheets in CJK locales also read as formulas) gets a leading `'`, so that LibreOffice
+and Excel show it as text instead of evaluating it. A plain number (`-1.5`, `-20`) is
+left alone: it cannot run anything and stays a number for the spreadsheet.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -22,6 +31,8 @@ from facepush.receiver.records import image_url, row_item
 from facepush.receiver.store import EventRow
 
 PAGE = 1000
+_FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 COLUMNS = [
     "key",
     "type",
@@ -44,7 +55,21 @@ COLUMNS = [
 ]
 
 
+def neutral(value: Any) -> Any:
+    """A cell that no spreadsheet evaluates as a formula (see the module's docstring)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = str(value)
+    if text and text[0] in _FORMULA_START and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def csv_row(row: EventRow) -> list[Any]:
+    return [neutral(cell) for cell in _cells(row)]
+
+
+def _cells(row: EventRow) -> list[Any]:
     item = row_item(row)
     user = item.get("user") if isinstance(item.get("user"), dict) else {}
     user_id = user.get("user_id") if user else item.get("user_id")
@@ -87,11 +112,25 @@ def _bool(value: Any) -> Any:
     return str(value).lower() if isinstance(value, bool) else value
 
 
+def _csv(rows: Iterable[list[Any]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
 async def export_csv(queries: Queries, request: web.Request) -> web.StreamResponse:
     flt = params.event_filter(request.query)
     before = params.decode_cursor(request.query)
+
+    def read(before_id: int | None) -> tuple[bytes, int | None]:
+        """The next chunk of CSV, and the cursor after it (None: the export is complete).
+        Built on a reader thread: a chunk of megabytes would stall the event loop."""
+        page = queries.store.event_page(flt, before_id, PAGE, queries.page_bytes)
+        after = page.items[-1].id if page.more and page.items else None
+        return _csv(csv_row(row) for row in page.items), after
+
     # Read the first page before answering, so that a store outage is still a 503 reply.
-    page = await queries.run(lambda: queries.store.events(flt, before, PAGE))
+    chunk, after = await queries.run(partial(read, before))
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
@@ -99,19 +138,13 @@ async def export_csv(queries: Queries, request: web.Request) -> web.StreamRespon
         }
     )
     await response.prepare(request)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    await response.write(_csv([COLUMNS]))
     while True:
-        for row in page:
-            writer.writerow(csv_row(row))
-        await response.write(buffer.getvalue().encode())
-        buffer.seek(0)
-        buffer.truncate()
-        if len(page) < PAGE:
+        await response.write(chunk)
+        if after is None:
             break
         try:
-            page = await queries.run(partial(queries.store.events, flt, page[-1].id, PAGE))
+            chunk, after = await queries.run(partial(read, after))
         except StoreUnavailable:
             # Headers are sent: cut the connection, so that the client sees an incomplete
             # transfer instead of a CSV that looks whole.

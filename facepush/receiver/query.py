@@ -16,28 +16,43 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
+from facepush.protocol.jsontext import dump_json
 from facepush.protocol.times import now_ms
 from facepush.receiver import params
+from facepush.receiver.config import DEFAULT_PAGE_BYTES
 from facepush.receiver.errors import BadQuery, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.records import row_item
-from facepush.receiver.store import Store
+from facepush.receiver.store import Page, Store
 from facepush.web import envelope
 
 T = TypeVar("T")
-_IMAGE_ID = re.compile(r"^[0-9a-f]{64}$")
+_IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 READERS = 4
 
 
 class Queries:
-    def __init__(self, store: Store, metrics: ReceiverMetrics, replay_window_ms: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: ReceiverMetrics,
+        replay_window_ms: int,
+        page_bytes: int = DEFAULT_PAGE_BYTES,
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.replay_window_ms = replay_window_ms
+        self.page_bytes = page_bytes
         self.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="facepush-read")
 
     async def run(self, func: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, func)
+
+    async def reply(self, func: Callable[[], Any]) -> web.Response:
+        """The envelope of what `func` returns, read, built and encoded on a reader thread,
+        not on the event loop that serves pushes (a page can be megabytes)."""
+        body = await self.run(lambda: dump_json({"code": 200, "msg": "OK", "data": func()}))
+        return web.Response(body=body, content_type="application/json")
 
     async def events(self, request: web.Request) -> web.Response:
         flt = params.event_filter(request.query)
@@ -45,38 +60,47 @@ class Queries:
         limit = params.limit(request.query)
 
         def page() -> dict[str, Any]:
-            # One row more than asked tells whether there is a next page; the items are
-            # built here, on the reader thread, not on the event loop that serves pushes.
-            rows = self.store.events(flt, before, limit + 1)
-            more = len(rows) > limit
-            rows = rows[:limit]
-            following = params.encode_cursor(rows[-1].id) if more and rows else None
+            found = self.store.event_page(flt, before, limit, self.page_bytes)
+            rows = found.items
+            following = params.encode_cursor(rows[-1].id) if found.more and rows else None
             return {"items": [row_item(r) for r in rows], "next": following}
 
-        return envelope(await self.run(page))
+        return await self.reply(page)
 
     async def event(self, request: web.Request) -> web.Response:
-        key = request.match_info["key"]
+        key = params.checked_text("key", request.match_info["key"])
         row = await self.run(lambda: self.store.event(key))
         if row is None:
-            return envelope(None, code=404, msg=f"no event with key {key!r}", status=404)
-        return envelope(row_item(row))
+            msg = f"no event with key {params.shown(key)}"
+            return envelope(None, code=404, msg=msg, status=404)
+        return await self.reply(lambda: row_item(row))
 
     async def stats(self, request: web.Request) -> web.Response:
         return envelope(await self.run(self.store.stats))
 
     async def devices(self, request: web.Request) -> web.Response:
-        rows = await self.run(self.store.devices)
-        now = now_ms()
-        for row in rows:
-            last_late = row["last_late_at"]
-            row["replaying"] = last_late is not None and now - last_late <= self.replay_window_ms
-        return envelope({"items": rows})
+        offset = params.decode_cursor(request.query, params.DEVICES) or 0
+        limit = params.limit(request.query, default=params.MAX_LIMIT)
+
+        def page() -> dict[str, Any]:
+            found = self.store.device_page(offset, limit, self.page_bytes)
+            now = now_ms()
+            for row in found.items:
+                late = row["last_late_at"]
+                row["replaying"] = late is not None and now - late <= self.replay_window_ms
+            return {"items": found.items, "next": _following(found, offset, params.DEVICES)}
+
+        return await self.reply(page)
 
     async def alarms(self, request: web.Request) -> web.Response:
+        offset = params.decode_cursor(request.query, params.ALARMS) or 0
         limit = params.limit(request.query)
-        items = await self.run(lambda: self.store.alarms(limit))
-        return envelope({"items": items})
+
+        def page() -> dict[str, Any]:
+            found = self.store.alarm_page(offset, limit, self.page_bytes)
+            return {"items": found.items, "next": _following(found, offset, params.ALARMS)}
+
+        return await self.reply(page)
 
     async def quarantine(self, request: web.Request) -> web.Response:
         before = params.decode_cursor(request.query)
@@ -102,7 +126,7 @@ class Queries:
 
     async def image(self, request: web.Request) -> web.Response:
         image_id = request.match_info["id"]
-        if not _IMAGE_ID.match(image_id):
+        if not _IMAGE_ID.fullmatch(image_id):
             return envelope(None, code=400, msg="id: expected 64 hex digits (sha256)", status=400)
         data = await self.run(lambda: self.store.image(image_id))
         if data is None:
@@ -116,6 +140,11 @@ class Queries:
         response = web.Response(text=self.metrics.render())
         response.headers["Content-Type"] = METRICS_TYPE
         return response
+
+
+def _following(found: Page[Any], offset: int, kind: str) -> str | None:
+    """The cursor of the page after `found` (taken from `offset` of a list), or None."""
+    return params.encode_cursor(offset + len(found.items), kind) if found.more else None
 
 
 @web.middleware

@@ -4,7 +4,7 @@ PostgreSQL backend translates them) and the conversion of rows to the interface'
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -17,6 +17,7 @@ from facepush.receiver.store import (
     Incoming,
     Item,
     Outcome,
+    Page,
     QuarantineRow,
     Refused,
     Store,
@@ -27,8 +28,9 @@ EVENT_COLUMNS = (
     "image_id, image_flag"
 )
 
+# The lifecycle of each alarm, in its order; `{columns}` of `lifecycle`.
 _ALARMS = """
-SELECT trace_id, raised_at, clear_failed_at, cleared_at, code, reports, last_at, source
+SELECT {columns}
 FROM (
     SELECT trace_id,
         MIN(CASE WHEN status = 1 THEN occurred_at END) AS raised_at,
@@ -45,8 +47,29 @@ ORDER BY
     CASE WHEN cleared_at IS NOT NULL AND cleared_at >= COALESCE(clear_failed_at, -1)
          THEN 1 ELSE 0 END,
     last_at DESC, trace_id
-LIMIT ?
+LIMIT ? OFFSET ?
 """
+_LIFECYCLE = "trace_id, raised_at, clear_failed_at, cleared_at, code, reports, last_at, source"
+
+# What an item adds to a page besides its stored text: the receiver's own fields and JSON.
+ITEM_OVERHEAD = 256
+# What /api/alarms shows of an alarm's raising report (device, user_id and the description
+# from its fields) comes from a report of at most this many bytes: more (only in rows stored
+# before the ingest limits) leaves them null there; /api/events/{key} has the whole report.
+RAISING_REPORT_BYTES = 64 * 1024
+
+
+def fit(sizes: Iterable[int], limit: int, max_bytes: int) -> tuple[int, bool]:
+    """How many rows (their sizes, in page order) make a page of at most `limit` rows and
+    `max_bytes` (the first row always: a larger one comes alone), and whether rows are left.
+    Stops reading `sizes` at the first row that does not fit."""
+    taken = used = 0
+    for size in sizes:
+        if taken == limit or (taken and used + size > max_bytes):
+            return taken, True
+        taken += 1
+        used += size
+    return taken, False
 
 
 _NO_REPORT: dict[str, Any] = {
@@ -56,6 +79,7 @@ _NO_REPORT: dict[str, Any] = {
     "image_url": None,
 }
 _json = msgspec.json.Decoder(dict[str, Any])
+_REPORT_COLUMNS = ("device", "user_id", "fields")
 
 _DEVICE_FIELDS = (
     "serial",
@@ -74,8 +98,14 @@ _DEVICES = """
 SELECT d.serial, d.first_seen, d.last_seen, d.recognitions, d.alarms, d.late, d.last_late_at,
     d.last_source, COALESCE(dd.records, 0)
 FROM devices AS d LEFT JOIN device_days AS dd ON dd.serial = d.serial AND dd.day = ?
-ORDER BY d.last_seen DESC, d.serial
 """
+_DEVICES_ALL = _DEVICES + "ORDER BY d.last_seen DESC, d.serial"
+# The page's serials are picked from the index first: rows skipped by OFFSET are not read.
+_DEVICES_PAGE = (
+    _DEVICES
+    + "WHERE d.serial IN (SELECT serial FROM devices ORDER BY serial LIMIT ? OFFSET ?) "
+    + "ORDER BY d.serial"
+)
 
 
 def event_where(flt: EventFilter, before_id: int | None) -> tuple[str, list[Any]]:
@@ -134,9 +164,52 @@ def alarm_state(raised: int | None, clear_failed: int | None, cleared: int | Non
 class SqlStore(Store):
     """The query side of both SQL backends; subclasses supply `_fetch` and the writes."""
 
+    # How the dialect counts the bytes of a text value (SQLite 3.40 has no octet_length).
+    OCTETS = "octet_length({})"
+
     @abc.abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (with `?` placeholders) on this thread's reader."""
+
+    def _scan(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of a read-only query, read one at a time where the backend can, so that
+        a caller that stops early does not read the rest."""
+        return iter(self._fetch(sql, params))
+
+    def _bytes(self, *columns: str) -> str:
+        """SQL for the bytes of stored text in `columns` (NULL counts 0), plus the overhead."""
+        parts = [f"COALESCE({self.OCTETS.format(c)}, 0)" for c in columns]
+        return " + ".join([str(ITEM_OVERHEAD), *parts])
+
+    def event_page(
+        self, flt: EventFilter, before_id: int | None, limit: int, max_bytes: int
+    ) -> Page[EventRow]:
+        # First the sizes (no text is read into this process), then the rows that fit.
+        where, params = event_where(flt, before_id)
+        size = self._bytes("key", "fields", "envelope_extra", "source", "image_flag")
+        sql = f"SELECT id, {size} FROM events{where} ORDER BY id DESC LIMIT ?"
+        ids: list[int] = []
+
+        def sizes(rows: Iterator[tuple[Any, ...]]) -> Iterator[int]:
+            for row_id, row_size in rows:
+                ids.append(int(row_id))
+                yield int(row_size)
+
+        rows = self._scan(sql, [*params, limit + 1])
+        try:
+            taken, more = fit(sizes(rows), limit, max_bytes)
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+        if not taken:
+            return Page([], False)
+        marks = ", ".join("?" * taken)
+        found = self._fetch(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id DESC",
+            ids[:taken],
+        )
+        return Page([to_event(r) for r in found], more)
 
     def events(self, flt: EventFilter, before_id: int | None, limit: int) -> list[EventRow]:
         where, params = event_where(flt, before_id)
@@ -159,14 +232,44 @@ class SqlStore(Store):
         return out
 
     def devices(self, day: str | None = None) -> list[dict[str, Any]]:
-        rows = self._fetch(_DEVICES, [day or days.today()])
+        rows = self._fetch(_DEVICES_ALL, [day or days.today()])
         return [dict(zip(_DEVICE_FIELDS, row, strict=True)) for row in rows]
 
+    def device_page(
+        self, offset: int, limit: int, max_bytes: int, day: str | None = None
+    ) -> Page[dict[str, Any]]:
+        size = self._bytes("serial", "last_source")
+        rows = self._fetch(
+            f"SELECT {size} FROM devices ORDER BY serial LIMIT ? OFFSET ?", [limit + 1, offset]
+        )
+        taken, more = fit((int(r[0]) for r in rows), limit, max_bytes)
+        if not taken:
+            return Page([], False)
+        found = self._fetch(_DEVICES_PAGE, [day or days.today(), taken, offset])
+        return Page([dict(zip(_DEVICE_FIELDS, row, strict=True)) for row in found], more)
+
     def alarms(self, limit: int) -> list[dict[str, Any]]:
+        return self.alarm_page(0, limit, 2**62).items
+
+    def alarm_page(self, offset: int, limit: int, max_bytes: int) -> Page[dict[str, Any]]:
+        # The sizes of the lifecycles first (no text is read into this process), then the
+        # lifecycles that fit; what their raising reports add may end the page sooner.
+        size = self._bytes("trace_id", "source")
+        sizes = self._fetch(_ALARMS.format(columns=size), [limit + 1, offset])
+        taken, more = fit((int(r[0]) for r in sizes), limit, max_bytes)
+        if not taken:
+            return Page([], False)
+        lifecycle = self._fetch(_ALARMS.format(columns=_LIFECYCLE), [taken, offset])
+        items, item_sizes = self._alarm_items(lifecycle)
+        kept, cut = fit(item_sizes, len(items), max_bytes)
+        return Page(items[:kept], more or cut)
+
+    def _alarm_items(
+        self, lifecycle: list[tuple[Any, ...]]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """The items of `lifecycle` rows, and the bytes of text each has."""
         out = []
-        for trace, raised, failed, cleared, code, reports, last_at, source in self._fetch(
-            _ALARMS, [limit]
-        ):
+        for trace, raised, failed, cleared, code, reports, last_at, source in lifecycle:
             out.append(
                 {
                     "trace_id": trace,
@@ -181,31 +284,39 @@ class SqlStore(Store):
                 }
             )
         raising = self._raising_reports([a["trace_id"] for a in out])
+        sizes = []
         for item in out:
-            item.update(raising.get(item["trace_id"], _NO_REPORT))
-        return out
+            report, report_size = raising.get(item["trace_id"], (_NO_REPORT, 0))
+            item.update(report)
+            text = len(item["trace_id"].encode()) + len((item["source"] or "").encode())
+            sizes.append(ITEM_OVERHEAD + text + report_size)
+        return out, sizes
 
-    def _raising_reports(self, traces: list[str]) -> dict[str, dict[str, Any]]:
+    def _raising_reports(self, traces: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
         """What each alarm's raising report (status 1; the earliest if several) said: its
-        terminal, description, user and photo."""
+        terminal, description, user and photo; and the bytes of that text."""
         if not traces:
             return {}
         marks = ", ".join("?" * len(traces))
+        size = " + ".join(f"COALESCE({self.OCTETS.format(c)}, 0)" for c in _REPORT_COLUMNS)
+        small = f"{size} <= {RAISING_REPORT_BYTES}"
+        shown = ", ".join(f"CASE WHEN {small} THEN {c} END" for c in _REPORT_COLUMNS)
         rows = self._fetch(
-            "SELECT trace_id, device, user_id, fields, image_id FROM events "
-            f"WHERE type = 1 AND status = 1 AND trace_id IN ({marks}) "
+            f"SELECT trace_id, {shown}, image_id, CASE WHEN {small} THEN {size} ELSE 0 END "
+            f"FROM events WHERE type = 1 AND status = 1 AND trace_id IN ({marks}) "
             "ORDER BY occurred_at DESC, id DESC",
             traces,
         )
-        out: dict[str, dict[str, Any]] = {}
-        for trace, device, user_id, fields, image_id in rows:  # the earliest comes last
-            description = _json.decode(fields).get("description")
-            out[trace] = {
+        out: dict[str, tuple[dict[str, Any], int]] = {}
+        for trace, device, user_id, fields, image_id, size_of in rows:  # the earliest last
+            description = _json.decode(fields).get("description") if fields else None
+            report = {
                 "device": device,
                 "description": description if isinstance(description, str) else None,
                 "user_id": user_id,
                 "image_url": image_url(image_id),
             }
+            out[trace] = (report, int(size_of))
         return out
 
     def quarantine(self, before_id: int | None, limit: int) -> list[QuarantineRow]:

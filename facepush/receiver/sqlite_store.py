@@ -54,6 +54,8 @@ def _event(item: Item) -> Incoming:
 
 
 class SQLiteStore(sql.SqlStore):
+    OCTETS = "length(CAST({} AS BLOB))"
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = path_of(url)
@@ -118,16 +120,37 @@ class SQLiteStore(sql.SqlStore):
                 raise
             conn.execute("COMMIT")
 
-    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        with self._guard():
-            if conn is None:
+        if conn is None:
+            with self._guard():
                 conn = self._connect()
                 conn.execute("PRAGMA query_only=ON")
-                self._local.conn = conn
-                with self._readers_lock:
-                    self._readers.append(conn)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self._reader()
+        with self._guard():
             return conn.execute(query, params).fetchall()
+
+    def _scan(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        # sqlite3 steps the statement as rows are fetched: a caller that stops early leaves
+        # the rest of the rows unread.
+        conn = self._reader()
+        with self._guard():
+            cursor = conn.execute(query, params)
+        try:
+            while True:
+                with self._guard():
+                    row = cursor.fetchone()
+                if row is None:
+                    return
+                yield row
+        finally:
+            cursor.close()
 
     def migrate(self) -> int:
         with self._transaction() as conn:

@@ -12,7 +12,9 @@ import abc
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class Outcome(enum.Enum):
@@ -99,6 +101,14 @@ class QuarantineRow:
     truncated: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list bounded by rows and by bytes; `more`: items beyond it exist."""
+
+    items: list[T]
+    more: bool
+
+
 class Store(abc.ABC):
     """Durable storage of events, images and quarantined pushes."""
 
@@ -124,6 +134,13 @@ class Store(abc.ABC):
         """Events matching `flt` with id < before_id, newest received first."""
 
     @abc.abstractmethod
+    def event_page(
+        self, flt: EventFilter, before_id: int | None, limit: int, max_bytes: int
+    ) -> Page[EventRow]:
+        """Like `events`, but the page also stops before the row that would take it above
+        `max_bytes` of stored text (a row larger than that comes alone, whole)."""
+
+    @abc.abstractmethod
     def event(self, key: str) -> EventRow | None: ...
 
     @abc.abstractmethod
@@ -139,6 +156,18 @@ class Store(abc.ABC):
         last_late_at, last_source (times in ms of receipt), and `today`: the records received
         from it on `day` (a local date, `YYYY-MM-DD`; default today in the receiver's local
         time zone)."""
+
+    @abc.abstractmethod
+    def device_page(
+        self, offset: int, limit: int, max_bytes: int, day: str | None = None
+    ) -> Page[dict[str, Any]]:
+        """`devices` in order of serial (a stable order to page through: a terminal seen
+        for the first time while paging shifts the later pages by one, so that an item may
+        repeat but none is skipped), from `offset`, bounded by `limit` and `max_bytes`."""
+
+    @abc.abstractmethod
+    def alarm_page(self, offset: int, limit: int, max_bytes: int) -> Page[dict[str, Any]]:
+        """`alarms` from `offset` in their order, bounded by `limit` and `max_bytes`."""
 
     @abc.abstractmethod
     def alarms(self, limit: int) -> list[dict[str, Any]]:

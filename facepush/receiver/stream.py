@@ -2,29 +2,78 @@
 
 Each record this process stores is sent as `event: record` with `data:` the same flat item
 as in /api/events (alarms included; the item has `type`). A comment line keeps idle
-connections open through proxies. A client too slow to keep up is disconnected rather than
-buffered without bound; EventSource reconnects by itself and /api/events fills the gap.
-With several receiver processes on one PostgreSQL database, each streams what it stored.
+connections open through proxies. With several receiver processes on one PostgreSQL
+database, each streams what it stored.
+
+Each client has a buffer bounded in bytes (4 MiB by default), not in messages: 2,000
+messages of 8 MiB records were 1.75 GB for one stalled client. A client that falls behind
+(its unread messages would exceed the bound, or one record alone does) is skipped forward:
+what it has not read is dropped, and before the next record it gets
+`event: missed` with `data: {"missed": N}`, so that it fetches the gap from /api/events
+(the dashboard does, as after a reconnect). Its memory never grows beyond the bound.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections import deque
 
 from aiohttp import web
 
 from facepush.protocol.jsontext import dump_json
+from facepush.receiver.config import DEFAULT_STREAM_BUFFER_BYTES
 from facepush.receiver.records import incoming_item
 from facepush.receiver.store import Incoming
 
-_QUEUE = 2000  # messages buffered per client before it counts as too slow
+_ENTRY = 64  # what the buffer keeps per message beside its bytes, roughly
+
+
+class Subscriber:
+    """One client's unread messages, at most `max_bytes` of them."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.messages: deque[bytes] = deque()
+        self.size = 0
+        self.missed = 0  # messages dropped since the client last heard of it
+        self.closed = False
+        self.ready = asyncio.Event()
+
+    def offer(self, message: bytes) -> None:
+        cost = len(message) + _ENTRY
+        if self.size + cost > self.max_bytes:
+            # Fallen behind: skip forward rather than buffer without bound.
+            self.missed += len(self.messages) + 1
+            self.messages.clear()
+            self.size = 0
+        else:
+            self.messages.append(message)
+            self.size += cost
+        self.ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready.set()
+
+    def take(self) -> bytes | None:
+        """The next bytes to send (a `missed` notice first, if any), or None."""
+        if self.missed:
+            notice = b"event: missed\ndata: " + dump_json({"missed": self.missed}) + b"\n\n"
+            self.missed = 0
+            return notice
+        if not self.messages:
+            self.ready.clear()
+            return None
+        message = self.messages.popleft()
+        self.size -= len(message) + _ENTRY
+        return message
 
 
 class Broadcaster:
-    def __init__(self, keepalive_s: float) -> None:
+    def __init__(self, keepalive_s: float, buffer_bytes: int = DEFAULT_STREAM_BUFFER_BYTES) -> None:
         self.keepalive_s = keepalive_s
-        self._clients: set[asyncio.Queue[bytes | None]] = set()
+        self.buffer_bytes = buffer_bytes
+        self._clients: set[Subscriber] = set()
         self._closing = asyncio.Event()
 
     @property
@@ -38,22 +87,14 @@ class Broadcaster:
         messages = [
             b"event: record\ndata: " + dump_json(incoming_item(item)) + b"\n\n" for item in stored
         ]
-        for queue in list(self._clients):
-            try:
-                for message in messages:
-                    queue.put_nowait(message)
-            except asyncio.QueueFull:
-                # Too slow: drop what it has not read and tell its handler to end.
-                self._clients.discard(queue)
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(None)
+        for client in list(self._clients):
+            for message in messages:
+                client.offer(message)
 
     def close(self) -> None:
         self._closing.set()
-        for queue in list(self._clients):
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+        for client in list(self._clients):
+            client.close()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(
@@ -64,22 +105,22 @@ class Broadcaster:
             }
         )
         await response.prepare(request)
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE)
-        self._clients.add(queue)
+        client = Subscriber(self.buffer_bytes)
+        self._clients.add(client)
         try:
             # The retry hint and a first comment let the client know it is connected.
             await response.write(b"retry: 2000\n: connected\n\n")
-            while not self._closing.is_set():
+            while not self._closing.is_set() and not client.closed:
+                message = client.take()
+                if message is not None:
+                    await response.write(message)
+                    continue
                 try:
-                    message = await asyncio.wait_for(queue.get(), self.keepalive_s)
+                    await asyncio.wait_for(client.ready.wait(), self.keepalive_s)
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")
-                    continue
-                if message is None:
-                    break
-                await response.write(message)
         except (ConnectionResetError, ConnectionError):
             pass
         finally:
-            self._clients.discard(queue)
+            self._clients.discard(client)
         return response

@@ -32,13 +32,13 @@ async def test_health_does_not_queue_behind_queries(
 ) -> None:
     rx = await serve()
     release = threading.Event()
-    slow_events = store.events
+    slow_events = store.event_page
 
     def stuck(*args: Any) -> Any:
         release.wait(20)
         return slow_events(*args)
 
-    monkeypatch.setattr(store, "events", stuck)
+    monkeypatch.setattr(store, "event_page", stuck)
     queries = [asyncio.create_task(rx.status_of("/api/events")) for _ in range(3 * READERS)]
     try:
         await asyncio.sleep(0.3)  # every reader thread is taken, the rest are queued

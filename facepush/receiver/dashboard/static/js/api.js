@@ -78,8 +78,10 @@ export function imageUrl(item) {
 
 /**
  * Follow /api/stream. `onRecord(item)` gets each new record; `onState(state)` gets
- * "live", "reconnecting" (the browser retries by itself) and, after a reconnect,
- * `onReconnect()` is called so that the page can fetch what it missed.
+ * "live", "reconnecting" (the browser retries by itself) and, after a reconnect or when the
+ * receiver says that records were skipped (`event: missed`: this page fell behind, or a
+ * record was too large for the stream), `onReconnect()` is called so that the page can
+ * fetch what it missed.
  */
 export function follow({ onRecord, onState, onReconnect }) {
   let source = null;
@@ -94,6 +96,9 @@ export function follow({ onRecord, onState, onReconnect }) {
     });
     // Each stored record is one `event: record`, its data the item of /api/events.
     source.addEventListener("record", (event) => onRecord(JSON.parse(event.data)));
+    // The receiver skipped records this page did not read in time (or one too large for
+    // the stream): fetch them as after a reconnect.
+    source.addEventListener("missed", () => onReconnect());
     source.addEventListener("error", () => {
       onState("reconnecting");
       if (source.readyState === EventSource.CLOSED) {

@@ -6,6 +6,8 @@ import { t } from "./i18n.js";
 
 /** A terminal that pushed nothing for this long is shown as silent. */
 export const SILENT_AFTER_MS = 5 * 60 * 1000;
+/** Pages of /api/devices read per refresh, at most (50,000 terminals). */
+const MAX_PAGES = 50;
 
 /** Replaying a backlog is the receiver's judgement (`replaying`: it received a late record
  * within its replay window); silent is the page's, from `last_seen`. */
@@ -22,10 +24,20 @@ export class Terminals {
     this.devices = [];
   }
 
-  /** /api/devices has everything shown, `today` included, most recently seen first: one
-   * request per refresh. */
+  /** /api/devices has everything shown, `today` included: one request per refresh (more
+   * only for a fleet beyond one page, 1,000 terminals or 4 MiB). It lists terminals in order
+   * of serial, a stable order to page through; the page shows the most recently seen first. */
   async load() {
-    this.devices = (await getJson("/api/devices")).items;
+    const bySerial = new Map();
+    let cursor = null;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const data = await getJson("/api/devices", cursor ? { cursor } : {});
+      // A terminal first seen while paging can repeat an item on the next page: one per serial.
+      for (const device of data.items) bySerial.set(device.serial, device);
+      cursor = data.next;
+      if (!cursor) break;
+    }
+    this.devices = [...bySerial.values()].sort((a, b) => b.last_seen - a.last_seen);
     this.render();
   }
 
