@@ -14,8 +14,6 @@ left alone: it cannot run anything and stays a number for the spreadsheet.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from functools import partial
@@ -33,6 +31,7 @@ from facepush.receiver.store import EventRow
 PAGE = 1000
 _FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
 COLUMNS = [
     "key",
     "type",
@@ -112,10 +111,20 @@ def _bool(value: Any) -> Any:
     return str(value).lower() if isinstance(value, bool) else value
 
 
+def _field(value: Any) -> str:
+    """One CSV field, quoted as csv.QUOTE_MINIMAL would (RFC 4180)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _csv(rows: Iterable[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue().encode()
+    # Not csv.writer: it builds each row four bytes a character and took 1.8 s for one row
+    # of 16 MiB (old rows can be that large); joining quoted fields, a tenth of that.
+    return "".join(",".join(_field(cell) for cell in row) + "\r\n" for row in rows).encode()
 
 
 async def export_csv(queries: Queries, request: web.Request) -> web.StreamResponse:
@@ -141,6 +150,7 @@ async def export_csv(queries: Queries, request: web.Request) -> web.StreamRespon
     await response.write(_csv([COLUMNS]))
     while True:
         await response.write(chunk)
+        chunk = b""  # not held while the next one is built
         if after is None:
             break
         try:
