@@ -10,6 +10,12 @@ class FacepushError(Exception):
     """Base class of every error facepush raises on purpose."""
 
 
+class SettingsError(FacepushError):
+    """A server setting that cannot be used, from the command line, the environment or the
+    config file; the message names the option or key and where it came from
+    (`config.toml: cache_limit: must be at least 1`)."""
+
+
 class ProtocolError(FacepushError):
     """Input that does not follow the push protocol."""
 

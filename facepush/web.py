@@ -41,13 +41,14 @@ def envelope(
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (or `[v6]:PORT`) as a (host, port) pair."""
+    """`HOST:PORT` (or `[v6]:PORT`) as a (host, port) pair; ListenError says what is wrong
+    (the settings name the option)."""
     host, sep, port_text = value.rpartition(":")
     if not sep or not host:
-        raise ListenError(f"--listen {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+        raise ListenError(f"expected HOST:PORT, e.g. 127.0.0.1:8080, got {value!r}")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ListenError(f"--listen {value!r}: port must be a number from 0 to 65535")
+        raise ListenError(f"port must be a number from 0 to 65535, got {value!r}")
     return host, int(port_text)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from facepush.errors import FacepushError
+from facepush.errors import FacepushError, SettingsError
 from facepush.throttle import too_many_message
 
 
@@ -66,5 +66,6 @@ class TooManyFailures(DeviceError):
         super().__init__(too_many_message(retry_after))
 
 
-class SetupError(DeviceError):
-    """A service option that cannot work (e.g. a public --listen without an account)."""
+class SetupError(DeviceError, SettingsError):
+    """A setting of the service that cannot work (a bad value, or a public --listen
+    without an account); the message names the option or key and where it came from."""

@@ -20,12 +20,15 @@ from facepush.device.outbox import (
     StoredRecord,
     WhenFull,
 )
+from facepush.protocol.limits import CACHE_LIMIT
 
 
 class MemoryOutbox:
     blocking = False
 
-    def __init__(self, limit: int = 50_000, when_full: WhenFull = WhenFull.DROP_OLDEST) -> None:
+    def __init__(
+        self, limit: int = CACHE_LIMIT, when_full: WhenFull = WhenFull.DROP_OLDEST
+    ) -> None:
         if limit < 1:
             raise ValueError(f"cache limit must be at least 1, got {limit}")
         self.limit = limit

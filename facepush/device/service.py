@@ -1,6 +1,6 @@
 """PushService: one terminal's push service, embeddable without the HTTP intake.
 
-    service = PushService(data_dir="/var/lib/facepush")
+    service = PushService.create("/var/lib/facepush")   # or PushService(DeviceSettings(...))
     await service.start()
     await service.record({"type": 0, "data": {...}})   # returns once the record is on disk
     await service.stop()
@@ -30,7 +30,7 @@ from facepush.device.clock import TerminalClock
 from facepush.device.config import DataDir
 from facepush.device.delivery import Deliverer
 from facepush.device.errors import BatchTooLargeError, NotRunningError
-from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, History, HistoryStore
+from facepush.device.history import History, HistoryStore
 from facepush.device.info import device_info
 from facepush.device.intake import Handed, prepare
 from facepush.device.live import LiveHub
@@ -38,6 +38,7 @@ from facepush.device.memory_history import MemoryHistory
 from facepush.device.memory_outbox import MemoryOutbox
 from facepush.device.outbox import ALARM, AddResult, NewRecord, Outbox, WhenFull
 from facepush.device.sender import Destination
+from facepush.device.settings import DeviceSettings
 from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.store import StoreRunner
@@ -66,41 +67,34 @@ class RecordResult:
 
 
 class PushService:
+    """One terminal's push service, made from its settings (`DeviceSettings`: the same
+    object `facepush device serve` builds from its options and config file). The keyword
+    arguments are collaborators a test or a tool passes in, not settings."""
+
     def __init__(
         self,
-        data_dir: str | Path | None = None,
+        settings: DeviceSettings,
         *,
         outbox: Outbox | None = None,
-        sn: str | None = None,
-        cache_limit: int = 50_000,
-        when_full: WhenFull | str = WhenFull.DROP_OLDEST,
-        window: int | None = None,
-        ca: str | Path | None = None,
-        insecure: bool = False,
-        signing_secret: str | None = None,
-        timeout: float = 10.0,
         max_refusals: int = 5,
         backoff: Backoff | None = None,
         refusal_backoff: Backoff | None = None,
         session: aiohttp.ClientSession | None = None,
         history: History | None = None,
-        history_limit: int = HISTORY_LIMIT,
-        history_images: int = HISTORY_IMAGES,
-        clock_offset_ms: int | None = None,
     ) -> None:
-        if cache_limit < 1:
-            raise ValueError(f"cache_limit must be at least 1, got {cache_limit}")
-        if window is not None and not 1 <= window <= 1024:
-            raise ValueError(f"window must be from 1 to 1024, got {window}")
-        self.data_dir = Path(data_dir) if data_dir is not None else None
-        self.sn = sn
-        self.cache_limit = outbox.limit if outbox is not None else cache_limit
-        self.when_full = WhenFull(when_full)
+        self.settings = settings
+        self.data_dir = settings.data
+        self.sn = settings.sn
+        self.cache_limit = outbox.limit if outbox is not None else settings.cache_limit
+        self.when_full = WhenFull(settings.when_full)
         self._given_outbox = outbox
-        self._window = window
-        self._trust = client_context(ca, insecure) if (ca or insecure) else None
-        self._signing_key = parse_secret(signing_secret) if signing_secret else None
-        self._timeout = timeout
+        self._trust = (
+            client_context(settings.ca, settings.insecure)
+            if settings.ca or settings.insecure
+            else None
+        )
+        secret = settings.signing_secret
+        self._signing_key = parse_secret(secret) if secret else None
         self._max_refusals = max_refusals
         self._backoff = backoff
         self._refusal_backoff = refusal_backoff
@@ -111,11 +105,19 @@ class PushService:
         self._subscription: Subscription | None = None
         self._warned_full = False
         self._given_history = history
-        self._history_limit, self._history_images = history_limit, history_images
-        self._clock_offset_ms = clock_offset_ms
+        self._history_limit, self._history_images = settings.history_limit, settings.history_images
+        offset = settings.clock_offset
+        self._clock_offset_ms = None if offset is None else round(offset * 1000)
         self._history: HistoryStore | None = None
-        self.clock = TerminalClock(offset_ms=clock_offset_ms)  # replaced by the saved one
+        self.clock = TerminalClock(offset_ms=self._clock_offset_ms)  # replaced by the saved one
         self.live = LiveHub()
+
+    @classmethod
+    def create(cls, data_dir: str | Path | None = None, **options: Any) -> PushService:
+        """The service with these settings by keyword, the rest at their defaults:
+        `PushService.create("/var/lib/facepush", sn="PSC700C0MC22F02542")`. Without
+        `data_dir` the outbox is in memory. A bad value raises SetupError naming it."""
+        return cls(DeviceSettings.of(data=data_dir, **options))
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -144,7 +146,7 @@ class PushService:
         self._deliverer = Deliverer(
             self._store,
             self._destination(),
-            window=self._window,
+            window=self.settings.window,
             session=self._session,
             backoff=self._backoff,
             refusal_backoff=self._refusal_backoff,
@@ -300,7 +302,7 @@ class PushService:
             url=sub.event_dest,
             ssl=self._trust,
             signing_key=self._signing_key,
-            timeout=self._timeout,
+            timeout=self.settings.timeout,
         )
 
     # -- the terminal's identity and clock ---------------------------------------------

@@ -28,6 +28,7 @@ from facepush.device.outbox import (
     WhenFull,
 )
 from facepush.files import private_file
+from facepush.protocol.limits import CACHE_LIMIT
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -54,7 +55,7 @@ class SQLiteOutbox:
     def __init__(
         self,
         path: str | Path,
-        limit: int = 50_000,
+        limit: int = CACHE_LIMIT,
         when_full: WhenFull = WhenFull.DROP_OLDEST,
     ) -> None:
         if limit < 1:

@@ -22,6 +22,7 @@ from facepush.protocol.encode import push_to_plain, to_plain
 from facepush.protocol.identity import alarm_key, recognition_key
 from facepush.protocol.images import decode_image, encode_image, is_blank
 from facepush.protocol.jsontext import dump_json, parse_json
+from facepush.protocol.limits import CACHE_LIMIT
 from facepush.protocol.models import (
     Alarm,
     Event,
@@ -36,6 +37,7 @@ from facepush.protocol.subscription import MAX_DEST_LENGTH, apply_update, valida
 from facepush.protocol.times import now_ms, to_ms
 
 __all__ = [
+    "CACHE_LIMIT",
     "MAX_DEST_LENGTH",
     "AbnormalType",
     "Alarm",

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from facepush.client import TerminalClient
+from facepush.device.settings import MAX_WINDOW, TIMEOUT_S
 from facepush.errors import FacepushError
 from facepush.protocol import Subscription
 from facepush.redact import redact
@@ -297,7 +298,7 @@ def demo(
 )
 @click.option(
     "--window",
-    type=click.IntRange(1, 1024),
+    type=click.IntRange(1, MAX_WINDOW),
     default=None,
     help="Records in flight per terminal (adaptive when not given).",
 )
@@ -306,7 +307,7 @@ def demo(
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
-    default=10.0,
+    default=TIMEOUT_S,
     show_default=True,
     help="Seconds to wait for the reply to one push.",
 )

@@ -21,8 +21,10 @@ from facepush.device.delivery import Deliverer
 from facepush.device.memory_outbox import MemoryOutbox
 from facepush.device.outbox import NewRecord
 from facepush.device.sender import Destination
+from facepush.device.settings import TIMEOUT_S
 from facepush.protocol.identity import envelope_key
 from facepush.protocol.jsontext import dump_json
+from facepush.protocol.limits import CACHE_LIMIT
 from facepush.protocol.times import now_ms
 from facepush.tools.records import RecordFactory
 
@@ -39,7 +41,7 @@ class FleetOptions:
     window: int | None = None  # None: each terminal's window adapts
     images: bool = False
     seed: int = 0
-    timeout: float = 10.0  # per push
+    timeout: float = TIMEOUT_S  # per push, as a terminal's --timeout
     deadline: float = 600.0  # give up waiting for the last acknowledgement after this
 
 
@@ -152,7 +154,7 @@ class Fleet:
             factory = RecordFactory(
                 seed=opts.seed * 1_000_003 + i, device_sn=serial, images=opts.images
             )
-            outbox = MemoryOutbox(limit=max(50_000, opts.backlog))
+            outbox = MemoryOutbox(limit=max(CACHE_LIMIT, opts.backlog))
             for start in range(0, opts.backlog, PRELOAD_CHUNK):
                 size = min(PRELOAD_CHUNK, opts.backlog - start)
                 outbox.add([_new_record(factory.next()) for _ in range(size)], now_ms())

@@ -10,6 +10,7 @@ import pytest
 
 from facepush.device.backoff import Backoff
 from facepush.device.service import PushService
+from facepush.device.settings import DeviceSettings
 from tests.device.standin import StandIn
 from tests.support import Process
 
@@ -33,7 +34,8 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
         options.setdefault("backoff", Backoff(base=0.02, cap=0.2))
         options.setdefault("refusal_backoff", Backoff(base=0.02, cap=0.1))
         options.setdefault("timeout", 2.0)
-        service = PushService(data, **options)
+        given = {k: options.pop(k) for k in list(options) if k in DeviceSettings.__struct_fields__}
+        service = PushService(DeviceSettings.of(data=data, **given), **options)
         await service.start()
         started.append(service)
         return service

@@ -17,7 +17,8 @@ import trustme
 
 from facepush.device.cli import serve
 from facepush.device.errors import SetupError
-from facepush.device.server import ServeOptions, check
+from facepush.device.server import check
+from facepush.device.settings import DeviceSettings
 from tests.device.conftest import start_device
 from tests.device.records import alarm, recognition, rkey
 from tests.device.standin import StandIn
@@ -136,10 +137,10 @@ def test_loopback_by_default_and_public_only_by_choice(tmp_path: Path) -> None:
         timeout=30,
     )
     assert bad_secret.returncode != 0 and "signing secret must be whsec_" in bad_secret.stderr
-    check(ServeOptions(listen="0.0.0.0:8000", allow_remote_unauthenticated=True))
-    check(ServeOptions(listen="0.0.0.0:8000", username="admin", password="pw"))
+    check(DeviceSettings(listen="0.0.0.0:8000", allow_remote_unauthenticated=True))
+    check(DeviceSettings(listen="0.0.0.0:8000", username="admin", password="pw"))
     with pytest.raises(SetupError, match="both --username and --password"):
-        check(ServeOptions(username="admin"))
+        check(DeviceSettings(username="admin"))
 
 
 async def test_tls_on_the_terminal_api(tmp_path: Path) -> None:
