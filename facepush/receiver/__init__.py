@@ -1,6 +1,6 @@
 """The receiver side of the push protocol: durable, idempotent ingest, query API, export.
 
-Public API: `create_app(config)`, `ReceiverConfig`, `open_store(url)`, `Store`.
+Public API: `create_app(settings)`, `ReceiverSettings`, `open_store(url)`, `Store`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from facepush.receiver.backends import open_store
-from facepush.receiver.config import ReceiverConfig
+from facepush.receiver.settings import ReceiverSettings, Tuning
 from facepush.receiver.store import EventFilter, Incoming, Outcome, Refused, Store
 
 if TYPE_CHECKING:
@@ -21,20 +21,22 @@ __all__ = [
     "EventFilter",
     "Incoming",
     "Outcome",
-    "ReceiverConfig",
+    "ReceiverSettings",
     "Refused",
     "Store",
+    "Tuning",
     "create_app",
     "open_store",
 ]
 
 
 def create_app(
-    config: ReceiverConfig,
+    settings: ReceiverSettings,
     store: Store | None = None,
     middlewares: Sequence[Middleware] = (),
+    tuning: Tuning | None = None,
 ) -> web.Application:
     """The receiver's aiohttp application (see facepush.receiver.app)."""
     from facepush.receiver.app import create_app as create
 
-    return create(config, store, middlewares)
+    return create(settings, store, middlewares, tuning)

@@ -1,4 +1,4 @@
-"""The receiver's aiohttp application: `create_app(config)` wires the store, the group-
+"""The receiver's aiohttp application: `create_app(settings)` wires the store, the group-
 committing writer, the push endpoint, the query API, the stream, metrics and dashboard."""
 
 from __future__ import annotations
@@ -7,17 +7,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from datetime import tzinfo
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from facepush.protocol.signing import SignatureError, parse_secret
+from facepush.protocol.signing import parse_secret
 from facepush.protocol.times import now_ms
 from facepush.receiver import dashboard
 from facepush.receiver.auth import token_middleware
 from facepush.receiver.backends import open_store
-from facepush.receiver.config import ReceiverConfig
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
 from facepush.receiver.health import Health
@@ -25,11 +25,13 @@ from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
+from facepush.receiver.settings import ReceiverSettings, Tuning
 from facepush.receiver.store import Store
 from facepush.receiver.stream import Broadcaster
-from facepush.sitepolicy import SitePolicy, add_headers
+from facepush.sitepolicy import SitePolicy, add_headers, allowed_hosts_for
 from facepush.sitepolicy import middleware as site_policy
 from facepush.throttle import FailureThrottle
+from facepush.web import parse_listen
 
 log = logging.getLogger("facepush.receiver")
 
@@ -38,56 +40,62 @@ STORE = web.AppKey("facepush.receiver.store", Store)
 WRITER = web.AppKey("facepush.receiver.writer", Writer)
 METRICS = web.AppKey("facepush.receiver.metrics", ReceiverMetrics)
 BROADCASTER = web.AppKey("facepush.receiver.broadcaster", Broadcaster)
-CONFIG = web.AppKey("facepush.receiver.config", ReceiverConfig)
+SETTINGS = web.AppKey("facepush.receiver.settings", ReceiverSettings)
+TUNING = web.AppKey("facepush.receiver.tuning", Tuning)
 THROTTLE = web.AppKey("facepush.receiver.throttle", FailureThrottle)
 _DAY_MS = 86_400_000
 
 
 def create_app(
-    config: ReceiverConfig,
+    settings: ReceiverSettings,
     store: Store | None = None,
     middlewares: Sequence[Middleware] = (),
+    tuning: Tuning | None = None,
 ) -> web.Application:
-    """The receiver app. Without `store`, opens (and migrates) `config.db_url` and closes it
-    on cleanup; a given store stays open (the caller owns it). `middlewares` run outside the
-    receiver's own (e.g. fault injection on the push path)."""
-    signing_key = None
-    if config.signing_secret is not None:
-        try:
-            signing_key = parse_secret(config.signing_secret)
-        except SignatureError as exc:
-            raise ReceiverConfigError(f"--signing-secret: {exc}") from None
+    """The receiver app. Without `store`, opens (and migrates) `settings.db_url` and closes
+    it on cleanup; a given store stays open (the caller owns it), and must count days in
+    the settings' time zone. `middlewares` run outside the receiver's own (e.g. fault
+    injection on the push path)."""
+    tuning = tuning or Tuning()
+    signing_key = parse_secret(settings.signing_secret) if settings.signing_secret else None
     owned = store is None
-    store = store if store is not None else open_store(config.db_url)
+    store = store if store is not None else open_store(settings.db_url, zone=settings.zone)
+    if _zone_name(store.zone) != _zone_name(settings.zone):
+        raise ReceiverConfigError(
+            f"the store counts days in {_zone_name(store.zone)}, the settings say "
+            f"{_zone_name(settings.zone)}: open it with open_store(url, zone=settings.zone)"
+        )
     metrics = ReceiverMetrics()
-    broadcaster = Broadcaster(config.keepalive_s, config.stream_buffer_bytes)
+    broadcaster = Broadcaster(tuning.keepalive_s, tuning.stream_buffer_bytes)
     writer = Writer(store, metrics, on_stored=broadcaster.publish)
-    queries = Queries(store, metrics, config.replay_window_ms, config.page_bytes)
+    queries = Queries(store, metrics, tuning.replay_window_ms, tuning.page_bytes)
     health = Health(store, writer)
     push = PushHandler(
         writer,
         metrics,
-        PushSettings(config.max_body, int(config.late_after_s * 1000), signing_key),
+        PushSettings(settings.max_body, int(settings.late_after * 1000), signing_key),
     )
 
     # No cross-site writes, no DNS rebinding; the push path takes any Content-Type.
-    policy = SitePolicy(config.allowed_hosts, lenient_paths=frozenset({config.push_path}))
+    host, _port = parse_listen(settings.listen)
+    allowed = allowed_hosts_for(host, settings.allowed_host)
+    policy = SitePolicy(allowed, lenient_paths=frozenset({settings.path}))
     chain: list[Middleware] = [*middlewares, site_policy(policy)]
     throttle = FailureThrottle()
-    if config.token is not None:
-        open_paths = frozenset({config.push_path, "/healthz"})
+    if settings.token is not None:
+        open_paths = frozenset({settings.path, "/healthz"})
         # A browser opening the dashboard without the token gets a page saying so.
         pages = frozenset({"/"})
-        chain.append(token_middleware(config.token, open_paths, pages, throttle))
+        chain.append(token_middleware(settings.token, open_paths, pages, throttle))
     chain.append(api_errors)
     # The push handler enforces max_body itself (413 + quarantine); aiohttp's own limit only
     # has to stay out of its way.
-    app = web.Application(middlewares=chain, client_max_size=config.max_body + 1)
+    app = web.Application(middlewares=chain, client_max_size=settings.max_body + 1)
     add_headers(app)
     app[STORE], app[WRITER], app[METRICS], app[BROADCASTER] = store, writer, metrics, broadcaster
-    app[CONFIG], app[THROTTLE] = config, throttle
+    app[SETTINGS], app[TUNING], app[THROTTLE] = settings, tuning, throttle
 
-    app.router.add_post(config.push_path, push.handle)
+    app.router.add_post(settings.path, push.handle)
     app.router.add_get("/api/events", queries.events)
     app.router.add_get("/api/events/{key:.+}", queries.event)
     app.router.add_get("/api/stats", queries.stats)
@@ -110,8 +118,8 @@ def create_app(
 
     async def startup(app: web.Application) -> None:
         writer.start()
-        if config.keep_images_days is not None:
-            purge_task.append(asyncio.create_task(_purge_loop(app, config.keep_images_days)))
+        if settings.keep_images is not None:
+            purge_task.append(asyncio.create_task(_purge_loop(app, settings.keep_images)))
 
     async def shutdown(app: web.Application) -> None:
         broadcaster.close()  # long-lived stream responses end now, not at the timeout
@@ -149,7 +157,11 @@ async def _purge_loop(app: web.Application, keep_days: float) -> None:
                 log.info("purged %d snapshots older than %g days", purged, keep_days)
         except StoreUnavailable as exc:
             log.warning("image retention could not run: %s", exc)
-        await asyncio.sleep(app[CONFIG].purge_interval_s)
+        await asyncio.sleep(app[TUNING].purge_interval_s)
+
+
+def _zone_name(zone: tzinfo | None) -> str:
+    return "the machine's time zone" if zone is None else str(zone)
 
 
 async def _openapi(request: web.Request) -> web.FileResponse:

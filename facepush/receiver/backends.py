@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
 
 from facepush.files import private_dir, private_file
@@ -9,18 +10,20 @@ from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import Store
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """The store for `sqlite:///PATH` or `postgresql://...`, its schema brought up to date."""
+def open_store(url: str, *, migrate: bool = True, zone: tzinfo | None = None) -> Store:
+    """The store for `sqlite:///PATH` or `postgresql://...`, its schema brought up to date.
+    `zone` is the time zone of its local days (per-day counts, `today`); None: the
+    machine's."""
     store: Store
     if url.startswith("sqlite:"):
         from facepush.receiver.sqlite_store import SQLiteStore, path_of
 
         _private_database(path_of(url))
-        store = SQLiteStore(url)
+        store = SQLiteStore(url, zone=zone)
     elif url.startswith(("postgresql:", "postgres:")):
         from facepush.receiver.pg_store import PostgresStore
 
-        store = PostgresStore(url)
+        store = PostgresStore(url, zone=zone)
     else:
         raise ReceiverConfigError(
             f"--db {url!r}: expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB"

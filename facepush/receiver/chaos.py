@@ -49,19 +49,19 @@ class ChaosSpec:
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, sep, value = part.partition("=")
             if not sep:
-                raise ChaosSpecError(f"--chaos: {part!r} is not name=value")
+                raise ChaosSpecError(f"{part!r} is not name=value")
             if name in FAULTS:
                 spec.probabilities[name] = _probability(name, value)
             elif name in _SETTINGS:
                 _setting(spec, name, value)
             else:
                 known = ", ".join((*FAULTS, *_SETTINGS))
-                raise ChaosSpecError(f"--chaos: unknown name {name!r} (known: {known})")
+                raise ChaosSpecError(f"unknown name {name!r} (known: {known})")
         total = sum(spec.probabilities.values())
         if total > 1.0 + 1e-9:
-            raise ChaosSpecError(f"--chaos: fault probabilities add up to {total:g}, above 1")
+            raise ChaosSpecError(f"fault probabilities add up to {total:g}, above 1")
         if spec.reply_code == 200:
-            raise ChaosSpecError("--chaos: reply-code must not be 200 (that is success)")
+            raise ChaosSpecError("reply-code must not be 200 (that is success)")
         return spec
 
 
@@ -69,9 +69,9 @@ def _probability(name: str, value: str) -> float:
     try:
         chance = float(value)
     except ValueError:
-        raise ChaosSpecError(f"--chaos: {name}={value!r} is not a number") from None
+        raise ChaosSpecError(f"{name}={value!r} is not a number") from None
     if not 0.0 <= chance <= 1.0:
-        raise ChaosSpecError(f"--chaos: {name}={value} must be between 0 and 1")
+        raise ChaosSpecError(f"{name}={value} must be between 0 and 1")
     return chance
 
 
@@ -79,7 +79,7 @@ def _setting(spec: ChaosSpec, name: str, value: str) -> None:
     try:
         parsed = _SETTINGS[name](value)
     except ValueError:
-        raise ChaosSpecError(f"--chaos: {name}={value!r} is not a number") from None
+        raise ChaosSpecError(f"{name}={value!r} is not a number") from None
     setattr(spec, name.replace("-", "_"), parsed)
 
 

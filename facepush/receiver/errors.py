@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from facepush.errors import FacepushError
+from facepush.errors import FacepushError, SettingsError
 
 
 class ReceiverError(FacepushError):
     """Base class of the receiver's errors."""
 
 
-class ReceiverConfigError(ReceiverError):
-    """A receiver setting that cannot be used (bad `--db` URL, unsafe `--listen`, ...)."""
+class ReceiverConfigError(ReceiverError, SettingsError):
+    """A receiver setting that cannot be used (bad `--db` URL, unsafe `--listen`, ...), or
+    a database this receiver cannot use (a newer schema)."""
 
 
 class StoreUnavailable(ReceiverError):

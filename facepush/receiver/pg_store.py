@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import tzinfo
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -73,8 +74,9 @@ def _event(item: Item) -> Incoming:
 
 
 class PostgresStore(sql.SqlStore):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, zone: tzinfo | None = None) -> None:
         self.url = url
+        self.zone = zone
         self._dsn, self.schema = split_url(url)
         self._lock = threading.Lock()
         self._writer: psycopg.Connection[Any] | None = None
@@ -144,7 +146,7 @@ class PostgresStore(sql.SqlStore):
                     for version in range(current + 1, schema.LATEST + 1):
                         for statement in schema.statements(version, "postgresql"):
                             conn.execute(statement.encode())
-                        for statement, params in schema.backfill(version):
+                        for statement, params in schema.backfill(version, self.zone):
                             conn.execute(_pg(statement), params)
                         conn.execute(
                             "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
@@ -199,7 +201,7 @@ class PostgresStore(sql.SqlStore):
             devices = sql.device_rows(stored)
             if devices:
                 cur.executemany(_pg(sql.DEVICE_UPSERT), devices)
-                cur.executemany(_pg(sql.DEVICE_DAY_UPSERT), sql.device_day_rows(stored))
+                cur.executemany(_pg(sql.DEVICE_DAY_UPSERT), sql.device_day_rows(stored, self.zone))
             counters = sql.counter_rows(stored, duplicates)
             if counters:
                 cur.executemany(_pg(sql.COUNTER_UPDATE), counters)

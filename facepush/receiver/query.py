@@ -19,10 +19,10 @@ from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
 from facepush.protocol.jsontext import dump_json
 from facepush.protocol.times import now_ms
 from facepush.receiver import params
-from facepush.receiver.config import DEFAULT_PAGE_BYTES
 from facepush.receiver.errors import BadQuery, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.records import row_item
+from facepush.receiver.settings import PAGE_BYTES
 from facepush.receiver.store import Page, Store
 from facepush.web import envelope
 
@@ -37,7 +37,7 @@ class Queries:
         store: Store,
         metrics: ReceiverMetrics,
         replay_window_ms: int,
-        page_bytes: int = DEFAULT_PAGE_BYTES,
+        page_bytes: int = PAGE_BYTES,
     ) -> None:
         self.store = store
         self.metrics = metrics

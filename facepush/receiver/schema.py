@@ -4,6 +4,7 @@ upgrades an older database in place and an older receiver refuses a newer one.""
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Literal
 
 from facepush.receiver import days
@@ -109,13 +110,14 @@ def statements(version: int, dialect: Dialect) -> list[str]:
     return [s.format(**_TYPES[dialect]) for s in MIGRATIONS[version - 1]]
 
 
-def backfill(version: int) -> list[tuple[str, list[object]]]:
+def backfill(version: int, zone: tzinfo | None = None) -> list[tuple[str, list[object]]]:
     """Statements (with `?` placeholders) and parameters that fill what migration `version`
-    added from the rows already stored; run right after its DDL, in the same transaction."""
+    added from the rows already stored (local days in `zone`, None: the machine's); run
+    right after its DDL, in the same transaction."""
     if version != 2:
         return []
-    day = days.today()
-    start, end = days.bounds(day)
+    day = days.today(zone)
+    start, end = days.bounds(day, zone)
     # Only today's counts: they are all /api/devices shows. One scan of events, once.
     statement = (
         "INSERT INTO device_days (serial, day, records) SELECT device, ?, COUNT(*) FROM events "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import tzinfo
 from typing import Any
 
 import msgspec
@@ -232,7 +233,7 @@ class SqlStore(Store):
         return out
 
     def devices(self, day: str | None = None) -> list[dict[str, Any]]:
-        rows = self._fetch(_DEVICES_ALL, [day or days.today()])
+        rows = self._fetch(_DEVICES_ALL, [day or days.today(self.zone)])
         return [dict(zip(_DEVICE_FIELDS, row, strict=True)) for row in rows]
 
     def device_page(
@@ -245,7 +246,7 @@ class SqlStore(Store):
         taken, more = fit((int(r[0]) for r in rows), limit, max_bytes)
         if not taken:
             return Page([], False)
-        found = self._fetch(_DEVICES_PAGE, [day or days.today(), taken, offset])
+        found = self._fetch(_DEVICES_PAGE, [day or days.today(self.zone), taken, offset])
         return Page([dict(zip(_DEVICE_FIELDS, row, strict=True)) for row in found], more)
 
     def alarms(self, limit: int) -> list[dict[str, Any]]:
@@ -433,10 +434,10 @@ def device_rows(stored: Sequence[Incoming]) -> list[tuple[Any, ...]]:
     return [tuple(acc[serial]) for serial in sorted(acc)]
 
 
-def device_day_rows(stored: Sequence[Incoming]) -> list[tuple[str, str, int]]:
-    """(serial, local day of receipt, records) per terminal and day of a batch, sorted (the
-    same lock order in every writer)."""
-    day_of = days.DayCache()
+def device_day_rows(stored: Sequence[Incoming], zone: tzinfo | None) -> list[tuple[str, str, int]]:
+    """(serial, day of receipt in `zone`, records) per terminal and day of a batch, sorted
+    (the same lock order in every writer)."""
+    day_of = days.DayCache(zone)
     counts: dict[tuple[str, str], int] = {}
     for item in stored:
         if item.device is not None:

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,9 @@ def _event(item: Item) -> Incoming:
 class SQLiteStore(sql.SqlStore):
     OCTETS = "length(CAST({} AS BLOB))"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, zone: tzinfo | None = None) -> None:
         self.url = url
+        self.zone = zone
         self.path = path_of(url)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +167,7 @@ class SQLiteStore(sql.SqlStore):
             for version in range(current + 1, schema.LATEST + 1):
                 for statement in schema.statements(version, "sqlite"):
                     conn.execute(statement)
-                for statement, params in schema.backfill(version):
+                for statement, params in schema.backfill(version, self.zone):
                     conn.execute(statement, params)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -195,7 +197,7 @@ class SQLiteStore(sql.SqlStore):
             outcomes, stored = sql.batch_outcomes(batch, first, inserted)
             conn.executemany(_IMAGE_UPSERT, sql.image_rows(stored))
             conn.executemany(sql.DEVICE_UPSERT, sql.device_rows(stored))
-            conn.executemany(sql.DEVICE_DAY_UPSERT, sql.device_day_rows(stored))
+            conn.executemany(sql.DEVICE_DAY_UPSERT, sql.device_day_rows(stored, self.zone))
             duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
             conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
         return outcomes

@@ -12,6 +12,7 @@ import abc
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -113,6 +114,9 @@ class Store(abc.ABC):
     """Durable storage of events, images and quarantined pushes."""
 
     url: str
+    # The time zone of the local days the store counts records by (`devices()["today"]`);
+    # None: the machine's. Given when the store is opened (open_store's `zone`).
+    zone: tzinfo | None = None
 
     @abc.abstractmethod
     def migrate(self) -> int:
@@ -154,8 +158,7 @@ class Store(abc.ABC):
     def devices(self, day: str | None = None) -> list[dict[str, Any]]:
         """Per terminal serial: first_seen, last_seen, recognitions, alarms, late,
         last_late_at, last_source (times in ms of receipt), and `today`: the records received
-        from it on `day` (a local date, `YYYY-MM-DD`; default today in the receiver's local
-        time zone)."""
+        from it on `day` (a local date, `YYYY-MM-DD`; default today in the store's `zone`)."""
 
     @abc.abstractmethod
     def device_page(

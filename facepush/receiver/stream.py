@@ -21,8 +21,8 @@ from collections import deque
 from aiohttp import web
 
 from facepush.protocol.jsontext import dump_json
-from facepush.receiver.config import DEFAULT_STREAM_BUFFER_BYTES
 from facepush.receiver.records import incoming_item
+from facepush.receiver.settings import STREAM_BUFFER_BYTES
 from facepush.receiver.store import Incoming
 
 _ENTRY = 64  # what the buffer keeps per message beside its bytes, roughly
@@ -70,7 +70,7 @@ class Subscriber:
 
 
 class Broadcaster:
-    def __init__(self, keepalive_s: float, buffer_bytes: int = DEFAULT_STREAM_BUFFER_BYTES) -> None:
+    def __init__(self, keepalive_s: float, buffer_bytes: int = STREAM_BUFFER_BYTES) -> None:
         self.keepalive_s = keepalive_s
         self.buffer_bytes = buffer_bytes
         self._clients: set[Subscriber] = set()

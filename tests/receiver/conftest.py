@@ -3,6 +3,7 @@ PostgreSQL server, each test in a fresh SQLite file or a fresh PostgreSQL schema
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -13,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from facepush.receiver import Store, open_store
+from facepush.receiver import Store, Tuning, open_store
 from tests.receiver.helpers import Running, configured, running
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -62,16 +63,20 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 Serve = Callable[..., Awaitable[Running]]
+TUNING = {f.name for f in dataclasses.fields(Tuning)}
 
 
 @pytest.fixture
 async def serve(store: Store) -> AsyncIterator[Serve]:
-    """Start an in-process receiver on the test's store: `await serve(token=..., ...)`."""
+    """Start an in-process receiver on the test's store: `await serve(token=..., ...)`,
+    with ReceiverSettings fields and Tuning fields (the intervals and bounds tests shorten,
+    e.g. `keepalive_s=0.2`)."""
     async with AsyncExitStack() as stack:
 
         async def start(**overrides: Any) -> Running:
+            tuning = Tuning(**{k: overrides.pop(k) for k in list(overrides) if k in TUNING})
             return await stack.enter_async_context(
-                running(configured(store.url, **overrides), store)
+                running(configured(store.url, **overrides), store, tuning)
             )
 
         yield start

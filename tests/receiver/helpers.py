@@ -11,14 +11,14 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from PIL import Image
 
-from facepush.receiver import ReceiverConfig, Store, create_app
+from facepush.receiver import ReceiverSettings, Store, Tuning, create_app
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 
@@ -98,14 +98,14 @@ class Running:
     app: web.Application
     store: Store
     session: aiohttp.ClientSession
-    config: ReceiverConfig
+    settings: ReceiverSettings
 
     async def push(
         self, payload: bytes | dict[str, Any], headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, Any]]:
         data = payload if isinstance(payload, bytes) else body(payload)
         async with self.session.post(
-            self.url + self.config.push_path, data=data, headers=headers
+            self.url + self.settings.path, data=data, headers=headers
         ) as resp:
             return resp.status, await resp.json(content_type=None)
 
@@ -122,8 +122,10 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running(config: ReceiverConfig, store: Store) -> AsyncIterator[Running]:
-    app = create_app(config, store)
+async def running(
+    settings: ReceiverSettings, store: Store, tuning: Tuning | None = None
+) -> AsyncIterator[Running]:
+    app = create_app(settings, store, tuning=tuning)
     runner = web.AppRunner(app, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -132,10 +134,10 @@ async def running(config: ReceiverConfig, store: Store) -> AsyncIterator[Running
     port = server.sockets[0].getsockname()[1]
     try:
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            yield Running(f"http://127.0.0.1:{port}", app, store, session, config)
+            yield Running(f"http://127.0.0.1:{port}", app, store, session, settings)
     finally:
         await runner.cleanup()
 
 
-def configured(db_url: str, **overrides: Any) -> ReceiverConfig:
-    return replace(ReceiverConfig(db_url=db_url), **overrides)
+def configured(db_url: str, **overrides: Any) -> ReceiverSettings:
+    return ReceiverSettings(db=db_url, **overrides)

@@ -15,8 +15,8 @@ from standardwebhooks.webhooks import Webhook
 
 from facepush.receiver import Store
 from facepush.receiver.auth import session_value
-from facepush.receiver.config import check_bind
 from facepush.receiver.errors import ReceiverConfigError
+from facepush.receiver.settings import check_bind
 from tests.receiver.conftest import Serve
 from tests.receiver.helpers import body, recognition
 

@@ -146,7 +146,7 @@ async def test_snapshots_are_deduplicated(serve: Serve) -> None:
 
 
 async def test_late_records_are_marked(serve: Serve) -> None:
-    rx = await serve(late_after_s=60)
+    rx = await serve(late_after=60)
     now = int(time.time())
     await rx.push(recognition("fresh", timestamp=now))
     await rx.push(recognition("stale", timestamp=now - 120))

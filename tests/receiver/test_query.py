@@ -211,7 +211,7 @@ async def test_metrics_and_health(serve: Serve) -> None:
 
 
 async def test_retention_purges_old_snapshots_and_keeps_records(serve: Serve) -> None:
-    rx = await serve(keep_images_days=1, purge_interval_s=0.05)
+    rx = await serve(keep_images=1, purge_interval_s=0.05)
     old_ms = int(time.time() * 1000) - 3 * 86_400_000
     old = incoming(
         decode_push(body(recognition("old", image=jpeg(1)))),
