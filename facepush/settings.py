@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import json
 import os
 import re
 import tomllib
@@ -422,6 +423,31 @@ def _is_table(hint: Any) -> bool:
     return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
 
 
+# -- writing ------------------------------------------------------------------------------
+
+
+def to_toml(settings: Settings) -> str:
+    """The settings that differ from their defaults, as a TOML file `load()` reads back
+    (`facepush demo` writes its parts' files with it)."""
+    lines = []
+    for name, default in defaults(type(settings)).items():
+        value = getattr(settings, name)
+        if value != default and value is not None:
+            lines.append(f"{name} = {_toml_value(value)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    # A JSON string is a TOML basic string (the same escapes).
+    return json.dumps(str(_plain(value)), ensure_ascii=False)
+
+
 def replace(settings: S, **changes: Any) -> S:
     """A copy with some settings changed (checked like any other construction)."""
     return msgspec.structs.replace(settings, **changes)
@@ -436,4 +462,5 @@ __all__ = [
     "load",
     "read_toml",
     "replace",
+    "to_toml",
 ]

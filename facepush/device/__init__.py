@@ -1,7 +1,8 @@
 """The device side of the push protocol: a terminal's durable outbox and delivery.
 
-`PushService` is the whole service (embed it, or run `facepush device serve`), with the
-terminal's history (`SQLiteHistory`, `MemoryHistory`), live stream and clock;
+`PushService` is the whole service (embed it, or run `facepush device serve`), made from
+`DeviceSettings`, with the terminal's history (`SQLiteHistory`, `MemoryHistory`), live
+stream and clock;
 `Deliverer` is the delivery loop on its own, for tools that emulate many terminals.
 """
 
@@ -24,6 +25,7 @@ from facepush.device.memory_outbox import MemoryOutbox
 from facepush.device.outbox import NewRecord, Outbox, StoredRecord, WhenFull
 from facepush.device.sender import Destination
 from facepush.device.service import PushService, RecordResult
+from facepush.device.settings import DeviceSettings
 from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.window import AdaptiveWindow, FixedWindow
@@ -39,6 +41,7 @@ __all__ = [
     "DeliveryStats",
     "Destination",
     "DeviceError",
+    "DeviceSettings",
     "FixedWindow",
     "History",
     "HistoryEntry",

@@ -2,7 +2,9 @@
 
 A receiver on SQLite and emulated terminals run as child processes in this process group;
 the terminals are subscribed to the receiver and fed live traffic by the simulator. Ctrl-C
-(or SIGTERM) stops everything cleanly.
+(or SIGTERM) stops everything cleanly. Each part's settings are the servers' own settings
+objects, written to a config file in its data directory (`receiver.toml`,
+`device.toml`) that the child reads with `--config`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facepush.client import TerminalClient
+from facepush.device.settings import DeviceSettings
 from facepush.errors import FacepushError
-from facepush.files import private_dir
+from facepush.files import private_dir, write_atomically
+from facepush.receiver.settings import LISTEN, ReceiverSettings
+from facepush.settings import Settings, to_toml
 from facepush.tools.records import RecordFactory
 from facepush.tools.simulate import simulate
 
@@ -36,7 +41,7 @@ class DemoError(FacepushError):
 
 @dataclass
 class DemoOptions:
-    listen: str = "127.0.0.1:8080"
+    listen: str = LISTEN
     terminals: int = 2
     rate: float = 2.0  # records per second per terminal
     data_dir: Path = Path("var/demo")
@@ -85,17 +90,20 @@ class Demo:
 
     async def start_receiver(self) -> Child:
         data = self.options.data_dir / "receiver"
-        args = ["receiver", "serve", "--listen", self.options.listen, "--data", str(data)]
-        return await self._start("receiver", args, data)
+        settings = ReceiverSettings(listen=self.options.listen, data=data)
+        return await self._start("receiver", ["receiver", "serve"], settings, data)
 
     async def start_terminal(self, number: int) -> Child:
         data = self.options.data_dir / f"terminal-{number}"
         sn = f"FPDEMO{number:04d}"
-        args = ["device", "serve", "--listen", "127.0.0.1:0", "--data", str(data), "--sn", sn]
-        return await self._start(sn, args, data)
+        settings = DeviceSettings(listen="127.0.0.1:0", data=data, sn=sn)
+        return await self._start(sn, ["device", "serve"], settings, data)
 
-    async def _start(self, name: str, args: list[str], data: Path) -> Child:
+    async def _start(self, name: str, command: list[str], settings: Settings, data: Path) -> Child:
         private_dir(data)
+        config = data / f"{command[0]}.toml"  # receiver.toml, device.toml
+        write_atomically(config, to_toml(settings).encode())
+        args = [*command, "--config", str(config)]
         log = data / "log.txt"
         env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
         with open(log, "ab") as log_file:

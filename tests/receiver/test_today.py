@@ -3,22 +3,28 @@ per-day counter the writer keeps (both backends), fast however many records are 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import statistics
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import cast
+from zoneinfo import ZoneInfo
 
+import aiohttp
 import psycopg
 import pytest
 
 from facepush.protocol.times import now_ms
-from facepush.receiver import Store, open_store, schema, sql
+from facepush.receiver import ReceiverSettings, Store, create_app, open_store, schema, sql
 from facepush.receiver.days import bounds, day_of, today
+from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import Incoming
 from tests.receiver.conftest import Serve
 from tests.receiver.helpers import alarm, recognition
+from tests.receiver.processes import start_receiver
 from tests.receiver.test_store import make
 
 DAY = "2024-03-10"
@@ -143,6 +149,61 @@ def test_upgrade_counts_what_was_received_today(db_url: str, backend: str, pg_ds
         assert todays(store) == {"OLD1": 2, "OLD2": 1}
     finally:
         store.close()
+
+
+def other_zone() -> ZoneInfo:
+    """A zone whose date now is not the machine's: a count by that date can only come from
+    the zone. (UTC+14 and UTC-11 are 25 hours apart: one of them differs from any zone.)"""
+    for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        zone = ZoneInfo(name)
+        if today(zone) != today():
+            return zone
+    raise AssertionError("UTC+14 and UTC-11 share the machine's date")
+
+
+# Midnight starting DAY, in UTC+14 (2024-03-09 10:00 UTC) and UTC-11 (2024-03-10 11:00 UTC).
+MIDNIGHTS = {"Pacific/Kiritimati": 1_709_978_400_000, "Pacific/Pago_Pago": 1_710_068_400_000}
+
+
+def test_today_in_a_zone_that_is_not_the_machines(db_url: str) -> None:
+    zone = other_zone()
+    start, end = bounds(DAY, zone)
+    assert start == MIDNIGHTS[str(zone)] and end - start == 86_400_000
+    store = open_store(db_url, zone=zone)
+    try:
+        store.ingest([lean("K", start - 1), lean("K", start), lean("K", end - 1), lean("K", end)])
+        assert todays(store, DAY) == {"K": 2}  # counted by the zone's days, not the machine's
+        assert todays(store, "2024-03-09") == {"K": 1}
+        # Around the zone's midnight today, and now: by the machine's date (another) at most
+        # one of these three would be today's.
+        midnight = bounds(today(zone), zone)[0]
+        store.ingest([lean("N", midnight - 1), lean("N", midnight), lean("N", now_ms())])
+        assert todays(store) == {"K": 0, "N": 2}
+    finally:
+        store.close()
+
+
+def test_an_app_refuses_a_store_of_another_zone(store: Store) -> None:
+    with pytest.raises(ReceiverConfigError, match="the store counts days in"):
+        create_app(ReceiverSettings(db=store.url, timezone="Pacific/Kiritimati"), store)
+
+
+async def test_receiver_serve_timezone_decides_today(sqlite_url: str, tmp_path: Path) -> None:
+    zone = other_zone()
+    seeded = open_store(sqlite_url, zone=zone)
+    try:
+        seeded.ingest([lean("TZ1", now_ms()), lean("TZ1", now_ms())])  # today in `zone`
+    finally:
+        seeded.close()
+    proc, url = start_receiver(
+        tmp_path / "receiver.log", "--db", sqlite_url, "--timezone", str(zone)
+    )
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url + "/api/devices") as resp:
+            [device] = json.loads(await resp.read())["data"]["items"]
+        assert device["serial"] == "TZ1" and device["today"] == 2
+    finally:
+        proc.stop()
 
 
 def test_devices_stays_fast_with_100000_records(store: Store) -> None:
