@@ -1,4 +1,4 @@
-"""The settings loader on its own (facepush/settings.py), on a small model with a table
+"""The settings loader on its own (facepush/settings/), on a small model with a table
 list like the `[[forward]]` a later version adds: the layers and their order, conversion,
 checks, and errors that name the file, the key path (list positions from 1) and the fix."""
 
