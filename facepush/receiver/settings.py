@@ -156,7 +156,7 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     timezone: Annotated[
         str | None,
         Option(
-            "IANA time zone of the local days: `today` on /api/devices (and attendance).",
+            "IANA time zone (e.g. Europe/Berlin) of the local days: `today` on /api/devices.",
             "ZONE",
             check=time_zone,
             shown_default="the machine's zone",

@@ -108,4 +108,6 @@ def _click_type(kind: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 300, not 300.0
     return value.value if isinstance(value, enum.Enum) else value
