@@ -143,8 +143,9 @@ def test_an_option_not_given_keeps_the_files_value(tmp_path: Path) -> None:
     run = CliRunner().invoke(toy, ["--config", str(config)], env={"TOY_SECRET": "s3"})
     assert run.exit_code == 0, run.output
     assert run.stdout == 'count = 7\nverbose = true\nsecret = "s3"\nname = ["f"]\n'
-    run = CliRunner().invoke(toy, ["--config", str(config), "--count", "2", "--name", "x"])
-    assert run.stdout == 'count = 2\nverbose = true\nname = ["x"]\n'
+    given = ["--count", "2", "--name", "x", "--no-verbose"]  # a list given replaces the file's
+    run = CliRunner().invoke(toy, ["--config", str(config), *given])
+    assert run.stdout == 'count = 2\nname = ["x"]\n'
     run = CliRunner().invoke(toy, ["--count", "0"])
     assert run.exit_code == 1 and isinstance(run.exception, SettingsError)
     assert str(run.exception) == "--count: must be at least 1, got 0"

@@ -77,8 +77,10 @@ def _click_option(cls: type[Settings], name: str, hint: Any) -> Callable[[F], F]
     help_text = f"{option.help}  [{_help_extra(name, option, default, kind)}]"
     kwargs: dict[str, Any] = {"help": help_text, "metavar": option.metavar}
     if kind is bool:
-        kwargs.update(is_flag=True, default=bool(default), metavar=None)
-    elif typing.get_origin(kind) is tuple:
+        # --no-NAME too: the command line can turn off what a file turned on.
+        kwargs.update(default=bool(default), metavar=None)
+        return click.option(f"{flag(name)}/--no-{flag(name)[2:]}", name, **kwargs)
+    if typing.get_origin(kind) is tuple:
         kwargs.update(multiple=True, default=default, type=_click_type(typing.get_args(kind)[0]))
     else:
         kwargs.update(default=_plain(default), type=_click_type(kind))
