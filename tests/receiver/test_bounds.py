@@ -165,7 +165,8 @@ def _kernel_buffers() -> int:
 
 def _read_stream_until(sock: socket.socket, marker: bytes) -> list[tuple[str, Any]]:
     data = b""
-    while marker not in data:
+    # Until the marker's event is complete: a recv may end in the middle of it.
+    while marker not in data or b"\n\n" not in data[data.index(marker) :]:
         chunk = sock.recv(1 << 20)
         assert chunk, "the stream ended before the marker record"
         data += chunk
