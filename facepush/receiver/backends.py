@@ -10,24 +10,38 @@ from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import Store
 
 
+def check_url(url: str) -> None:
+    """Raise ReceiverConfigError saying what is wrong with a database URL (the settings
+    name the option: `--db: ...`)."""
+    if url.startswith("sqlite:"):
+        from facepush.receiver.sqlite_store import path_of
+
+        path_of(url)
+    elif url.startswith(("postgresql:", "postgres:")):
+        from facepush.receiver.pg_store import split_url
+
+        split_url(url)
+    else:
+        raise ReceiverConfigError(
+            f"expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, got {url!r}"
+        )
+
+
 def open_store(url: str, *, migrate: bool = True, zone: tzinfo | None = None) -> Store:
     """The store for `sqlite:///PATH` or `postgresql://...`, its schema brought up to date.
     `zone` is the time zone of its local days (per-day counts, `today`); None: the
     machine's."""
+    check_url(url)
     store: Store
     if url.startswith("sqlite:"):
         from facepush.receiver.sqlite_store import SQLiteStore, path_of
 
         _private_database(path_of(url))
         store = SQLiteStore(url, zone=zone)
-    elif url.startswith(("postgresql:", "postgres:")):
+    else:
         from facepush.receiver.pg_store import PostgresStore
 
         store = PostgresStore(url, zone=zone)
-    else:
-        raise ReceiverConfigError(
-            f"--db {url!r}: expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
-        )
     if migrate:
         try:
             store.migrate()

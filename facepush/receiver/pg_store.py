@@ -54,13 +54,13 @@ def split_url(url: str) -> tuple[str, str | None]:
     """The libpq URL without our `schema` parameter, and that schema (or None)."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgresql", "postgres"}:
-        raise ReceiverConfigError(f"--db {url!r}: expected postgresql://...")
+        raise ReceiverConfigError(f"expected postgresql://..., got {url!r}")
     query = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [v for k, v in query if k == "schema"]
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     name = schemas[-1] if schemas else None
     if name is not None and not name.replace("_", "").isalnum():
-        raise ReceiverConfigError(f"--db schema={name!r}: use letters, digits and '_'")
+        raise ReceiverConfigError(f"schema={name!r}: use letters, digits and '_'")
     return urlunsplit(parts._replace(query=rest)), name
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from facepush.checks import above, at_least, listen_address, signing_secret
+from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.settings import Option, Settings
@@ -58,10 +59,7 @@ def token(value: str) -> None:
 
 
 def database_url(value: str) -> None:
-    if not value.startswith(("sqlite:", "postgresql:", "postgres:")):
-        raise ValueError(
-            f"expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, got {value!r}"
-        )
+    check_url(value)  # the backends' own rules
 
 
 def time_zone(value: str) -> None:

@@ -42,10 +42,10 @@ _BUSY_TIMEOUT_MS = 10_000
 def path_of(url: str) -> Path:
     """`sqlite:///var/x.db` is relative, `sqlite:////srv/x.db` absolute (SQLAlchemy's rule)."""
     if not url.startswith(PREFIX) or len(url) == len(PREFIX):
-        raise ReceiverConfigError(f"--db {url!r}: expected sqlite:///PATH")
+        raise ReceiverConfigError(f"expected sqlite:///PATH, got {url!r}")
     rest = url[len(PREFIX) :]
     if rest == ":memory:":
-        raise ReceiverConfigError("--db sqlite:///:memory: would lose every record; name a file")
+        raise ReceiverConfigError("sqlite:///:memory: would lose every record; name a file")
     return Path(rest)
 
 

@@ -90,6 +90,7 @@ def refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Refused:
         ),
         ('path = "Record"', "receiver.toml: path: must start with '/', got 'Record'"),
         ('db = "mysql://x"', "receiver.toml: db: expected sqlite:///PATH or postgresql://"),
+        ('db = "sqlite:///:memory:"', "receiver.toml: db: sqlite:///:memory: would lose every"),
         ('token = "short"', "receiver.toml: token: must be at least 16 characters, got 5"),
         ('chaos = "explode=1"', "receiver.toml: chaos: unknown name 'explode'"),
         (
