@@ -105,7 +105,6 @@ class PushService:
         self._subscription: Subscription | None = None
         self._warned_full = False
         self._given_history = history
-        self._history_limit, self._history_images = settings.history_limit, settings.history_images
         offset = settings.clock_offset
         self._clock_offset_ms = None if offset is None else round(offset * 1000)
         self._history: HistoryStore | None = None
@@ -140,7 +139,8 @@ class PushService:
             outbox = MemoryOutbox(self.cache_limit, self.when_full)
         if self._history is None:
             self._history = HistoryStore(
-                self._given_history or MemoryHistory(self._history_limit, self._history_images)
+                self._given_history
+                or MemoryHistory(self.settings.history_limit, self.settings.history_images)
             )
         self._store = StoreRunner(outbox)
         self._deliverer = Deliverer(
@@ -164,7 +164,7 @@ class PushService:
     def _sqlite_history(self) -> SQLiteHistory:
         assert self._dir is not None
         path = self._dir.path / HISTORY_FILE
-        return SQLiteHistory(path, self._history_limit, self._history_images)
+        return SQLiteHistory(path, self.settings.history_limit, self.settings.history_images)
 
     async def stop(self) -> None:
         await self.live.close()
