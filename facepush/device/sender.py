@@ -1,9 +1,17 @@
 """Sending one record to the destination and judging the reply (ruling 2,
-docs/protocol-rulings.md)."""
+docs/protocol-rulings.md).
+
+Whatever goes wrong in one attempt becomes its verdict, never an exception: a network
+failure is a retry, a reply larger than `MAX_REPLY_BYTES` is a retry (read no further,
+connection dropped), and a request that cannot be made for this record (an identity that
+cannot travel in the `webhook-id` header) or that fails in a way that is not the network's
+is a refusal of this record, so that the delivery loop sets it aside rather than stall.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import ssl
 import time
 from dataclasses import dataclass
@@ -11,9 +19,12 @@ from dataclasses import dataclass
 import aiohttp
 
 from facepush.protocol.ack import Outcome, Verdict, classify_reply
+from facepush.protocol.identity import header_problem
 from facepush.protocol.signing import sign_headers
 
+log = logging.getLogger("facepush.device")
 MAX_REPLY_BYTES = 1 << 20  # a receiver's reply is a small envelope; more is not a reply
+_TOO_LARGE = "reply larger than 1 MiB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +56,14 @@ class Attempt:
 async def post_record(
     session: aiohttp.ClientSession, dest: Destination, key: str, body: bytes
 ) -> Attempt:
-    headers = {"Content-Type": "application/json"}
-    if dest.signing_key is not None:
-        headers.update(sign_headers(dest.signing_key, key, body))
+    """One push of one record; never raises (but for cancellation)."""
     started = time.monotonic()
+    if dest.signing_key is not None and (problem := header_problem(key)) is not None:
+        # Refused at intake now; a record cached by an older version may still hold one.
+        reason = f"not sent: identity {key!r} cannot be the webhook-id header (it {problem})"
+        return Attempt(Verdict(Outcome.REFUSED, reason), 0.0)
     try:
-        async with session.post(
-            dest.url,
-            data=body,
-            headers=headers,
-            allow_redirects=False,  # a redirect is not an acknowledgement
-            timeout=dest.client_timeout,
-            ssl=dest.ssl if dest.ssl is not None else True,
-        ) as resp:
-            if (resp.content_length or 0) > MAX_REPLY_BYTES:
-                verdict = Verdict(Outcome.RETRY, f"HTTP {resp.status} with an oversized reply")
-            else:
-                verdict = classify_reply(resp.status, await resp.read())
+        verdict = await _send(session, dest, key, body)
     except TimeoutError:
         verdict = Verdict(Outcome.RETRY, f"no reply within {dest.timeout:g} s")
     except aiohttp.ClientConnectorCertificateError as exc:
@@ -76,7 +78,44 @@ async def post_record(
         verdict = Verdict(Outcome.RETRY, f"cannot connect to {dest.url}: {exc.os_error}")
     except (aiohttp.ClientError, OSError) as exc:
         verdict = Verdict(Outcome.RETRY, f"connection to {dest.url} failed: {_describe(exc)}")
+    except Exception as exc:  # not the network: something about this request (or a bug)
+        log.exception("push of %r failed", key)
+        verdict = Verdict(Outcome.REFUSED, f"not sent: {_describe(exc)}")
     return Attempt(verdict, time.monotonic() - started)
+
+
+async def _send(
+    session: aiohttp.ClientSession, dest: Destination, key: str, body: bytes
+) -> Verdict:
+    headers = {"Content-Type": "application/json"}
+    if dest.signing_key is not None:
+        headers.update(sign_headers(dest.signing_key, key, body))
+    async with session.post(
+        dest.url,
+        data=body,
+        headers=headers,
+        allow_redirects=False,  # a redirect is not an acknowledgement
+        timeout=dest.client_timeout,
+        ssl=dest.ssl if dest.ssl is not None else True,
+    ) as resp:
+        reply = await _read_bounded(resp)
+        if reply is None:
+            resp.close()  # drop the connection: the rest of the reply is never read
+            return Verdict(Outcome.RETRY, f"{_TOO_LARGE} (HTTP {resp.status}); connection dropped")
+        return classify_reply(resp.status, reply)
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes | None:
+    """The reply body, or None as soon as it exceeds MAX_REPLY_BYTES (announced or not:
+    a chunked or compressed reply has no useful Content-Length)."""
+    if (resp.content_length or 0) > MAX_REPLY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in resp.content.iter_any():
+        body += chunk
+        if len(body) > MAX_REPLY_BYTES:
+            return None
+    return bytes(body)
 
 
 def _describe(exc: BaseException) -> str:
