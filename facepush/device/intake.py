@@ -1,9 +1,10 @@
 """Turning what a producer hands over into records for the outbox.
 
 Each envelope is checked with the protocol's one decoder (so a record without a usable
-identity is refused with the field named) and kept as bytes: the body as handed over when
-it is a single well-formed envelope, otherwise each envelope re-serialised on its own,
-every field kept.
+identity is refused with the field named), and its identity must be sendable as a header
+(`check_sendable`: it is the `webhook-id` of a signed push). It is kept as bytes: the body
+as handed over when it is a single well-formed envelope, otherwise each envelope
+re-serialised on its own, every field kept.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import msgspec
 from facepush.device.outbox import NewRecord
 from facepush.errors import DecodeError
 from facepush.protocol.decode import decode_object
+from facepush.protocol.identity import check_sendable
 from facepush.protocol.images import is_blank
 from facepush.protocol.jsontext import dump_json, parse_json
 
@@ -56,6 +58,7 @@ def _record(
     if stamped is not item:
         item, raw = stamped, None
     push = decode_object(item, path=path)
+    check_sendable(push, path)
     if sn and push.type == 0 and _lacks_sn(item):
         item = {**item, "data": {**item["data"], "deviceSN": sn}}
         raw = None

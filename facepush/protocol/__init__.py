@@ -19,7 +19,13 @@ from facepush.protocol.codes import (
 )
 from facepush.protocol.decode import decode_object, decode_push, decode_pushes
 from facepush.protocol.encode import push_to_plain, to_plain
-from facepush.protocol.identity import alarm_key, recognition_key
+from facepush.protocol.identity import (
+    MAX_IDENTITY_BYTES,
+    alarm_key,
+    check_sendable,
+    header_problem,
+    recognition_key,
+)
 from facepush.protocol.images import decode_image, encode_image, is_blank
 from facepush.protocol.jsontext import dump_json, parse_json
 from facepush.protocol.limits import CACHE_LIMIT
@@ -39,6 +45,7 @@ from facepush.protocol.times import now_ms, to_ms
 __all__ = [
     "CACHE_LIMIT",
     "MAX_DEST_LENGTH",
+    "MAX_IDENTITY_BYTES",
     "AbnormalType",
     "Alarm",
     "AlarmCode",
@@ -61,6 +68,7 @@ __all__ = [
     "Verdict",
     "alarm_key",
     "apply_update",
+    "check_sendable",
     "classify_reply",
     "decode_image",
     "decode_object",
@@ -69,6 +77,7 @@ __all__ = [
     "dump_json",
     "encode_image",
     "failure_reply",
+    "header_problem",
     "is_blank",
     "now_ms",
     "parse_json",
