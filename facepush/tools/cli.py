@@ -17,11 +17,12 @@ from facepush.device.settings import MAX_WINDOW, TIMEOUT_S
 from facepush.errors import FacepushError
 from facepush.protocol import Subscription
 from facepush.redact import redact
-from facepush.tools.records import RecordFactory
+from facepush.tools.records import RecordFactory, fresh_seed
 from facepush.tools.simulate import simulate as run_simulation
 
 T = TypeVar("T")
 PARALLEL_TERMINALS = 16
+SEED_HELP = "Same seed, same records (default: a fresh random seed, printed on stderr)."
 
 
 def terminal_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -65,6 +66,15 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except FacepushError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
+
+
+def chosen_seed(seed: int | None) -> int:
+    """The seed given, or a fresh one, said on stderr so that the run can be repeated."""
+    if seed is not None:
+        return seed
+    seed = fresh_seed()
+    click.echo(f"seed {seed} (repeat this run with --seed {seed})", err=True)
+    return seed
 
 
 def _config(sub: Subscription | None) -> dict[str, Any] | None:
@@ -169,7 +179,7 @@ def subscription(device_url: str, as_json: bool, **opts: Any) -> None:
     default=None,
     help="Records per second (default: as fast as the terminal takes them).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same records.")
+@click.option("--seed", type=int, default=None, help=SEED_HELP)
 @click.option("--images/--no-images", default=True, show_default=True, help="JPEG snapshots.")
 @click.option("--sn", default="PSC700C0MC22F02542", show_default=True, help="deviceSN in records.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
@@ -178,14 +188,14 @@ def simulate(
     device_url: str,
     count: int,
     rate: float | None,
-    seed: int,
+    seed: int | None,
     images: bool,
     sn: str,
     as_json: bool,
     **opts: Any,
 ) -> None:
     """Feed realistic recognition and alarm records into a terminal's push service."""
-    factory = RecordFactory(seed=seed, device_sn=sn, images=images)
+    factory = RecordFactory(seed=chosen_seed(seed), device_sn=sn, images=images)
     show_bar = count >= 500 and not as_json and sys.stderr.isatty()
 
     async def feed() -> Any:
@@ -234,7 +244,7 @@ def simulate(
     help="Where the demo keeps its state.",
 )
 @click.option("--images/--no-images", default=True, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=None, help=SEED_HELP)
 @click.option(
     "--duration",
     type=click.FloatRange(min=0, min_open=True),
@@ -247,7 +257,7 @@ def demo(
     rate: float,
     data_dir: Path,
     images: bool,
-    seed: int,
+    seed: int | None,
     duration: float | None,
 ) -> None:
     """The whole system on one machine: a receiver, emulated terminals, live traffic."""
@@ -259,7 +269,7 @@ def demo(
         rate=rate,
         data_dir=data_dir,
         images=images,
-        seed=seed,
+        seed=chosen_seed(seed),
         duration=duration,
     )
     run(run_demo(options, say=lambda text: click.echo(text)))
@@ -303,7 +313,7 @@ def demo(
     help="Records in flight per terminal (adaptive when not given).",
 )
 @click.option("--images/--no-images", default=False, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=None, help=SEED_HELP)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
@@ -327,7 +337,7 @@ def fleet(
     duration: float,
     window: int | None,
     images: bool,
-    seed: int,
+    seed: int | None,
     timeout: float,
     deadline: float,
     as_json: bool,
@@ -348,7 +358,7 @@ def fleet(
         duration=duration,
         window=window,
         images=images,
-        seed=seed,
+        seed=chosen_seed(seed),
         timeout=timeout,
         deadline=deadline,
     )

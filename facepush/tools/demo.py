@@ -24,7 +24,7 @@ from facepush.errors import FacepushError
 from facepush.files import private_dir, write_atomically
 from facepush.receiver.settings import LISTEN, ReceiverSettings
 from facepush.settings import Settings, to_toml
-from facepush.tools.records import RecordFactory
+from facepush.tools.records import RecordFactory, fresh_seed
 from facepush.tools.simulate import simulate
 
 STARTUP_TIMEOUT_S = 30.0
@@ -46,7 +46,7 @@ class DemoOptions:
     rate: float = 2.0  # records per second per terminal
     data_dir: Path = Path("var/demo")
     images: bool = True
-    seed: int = 0
+    seed: int = field(default_factory=fresh_seed)  # with the terminal's index
     duration: float | None = None  # seconds; None runs until Ctrl-C
 
 
@@ -141,7 +141,10 @@ class Demo:
 
     async def feed(self, terminal: Child, index: int) -> None:
         factory = RecordFactory(
-            seed=self.options.seed + index, device_sn=terminal.name, images=self.options.images
+            seed=self.options.seed,
+            terminal=index,
+            device_sn=terminal.name,
+            images=self.options.images,
         )
         async with TerminalClient(terminal.url) as client:
             await simulate(client, factory, FOREVER, rate=self.options.rate)
@@ -158,7 +161,8 @@ class Demo:
         ]
         lines += [f"  terminal     {t.url}/push/status  ({t.name})" for t in terminals]
         lines.append(
-            f"Live traffic: {self.options.rate:g} records/s per terminal. "
+            f"Live traffic: {self.options.rate:g} records/s per terminal, seed "
+            f"{self.options.seed} (--seed {self.options.seed} repeats it). "
             f"Data under {self.options.data_dir}/. Press Ctrl-C to stop."
         )
         self.say("\n".join(lines))

@@ -26,7 +26,7 @@ from facepush.protocol.identity import envelope_key
 from facepush.protocol.jsontext import dump_json
 from facepush.protocol.limits import CACHE_LIMIT
 from facepush.protocol.times import now_ms
-from facepush.tools.records import RecordFactory
+from facepush.tools.records import RecordFactory, fresh_seed
 
 PRELOAD_CHUNK = 500
 
@@ -40,7 +40,7 @@ class FleetOptions:
     duration: float = 0.0  # seconds of live traffic
     window: int | None = None  # None: each terminal's window adapts
     images: bool = False
-    seed: int = 0
+    seed: int = field(default_factory=fresh_seed)  # with terminal i: uuids of its own
     timeout: float = TIMEOUT_S  # per push, as a terminal's --timeout
     deadline: float = 600.0  # give up waiting for the last acknowledgement after this
 
@@ -48,6 +48,7 @@ class FleetOptions:
 @dataclass
 class FleetReport:
     devices: int = 0
+    seed: int = 0  # repeat the run with it
     records: int = 0  # records the terminals held in all (backlog + live)
     sent: int = 0  # push requests made, retries included
     acknowledged: int = 0
@@ -70,6 +71,7 @@ class FleetReport:
     def summary(self) -> dict[str, Any]:
         return {
             "devices": self.devices,
+            "seed": self.seed,
             "records": self.records,
             "sent": self.sent,
             "acknowledged": self.acknowledged,
@@ -113,7 +115,7 @@ def _tracing(report: FleetReport) -> aiohttp.TraceConfig:
 class Fleet:
     def __init__(self, options: FleetOptions) -> None:
         self.options = options
-        self.report = FleetReport(devices=options.devices)
+        self.report = FleetReport(devices=options.devices, seed=options.seed)
         self.terminals: list[_Terminal] = []
 
     def acknowledged(self) -> int:
@@ -152,7 +154,7 @@ class Fleet:
         for i in range(opts.devices):
             serial = f"FLEET{i + 1:06d}"
             factory = RecordFactory(
-                seed=opts.seed * 1_000_003 + i, device_sn=serial, images=opts.images
+                seed=opts.seed, terminal=i, device_sn=serial, images=opts.images
             )
             outbox = MemoryOutbox(limit=max(CACHE_LIMIT, opts.backlog))
             for start in range(0, opts.backlog, PRELOAD_CHUNK):

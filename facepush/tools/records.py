@@ -1,5 +1,12 @@
 """Realistic recognition and alarm records, reproducible from a seed.
 
+`seed` and `terminal` (the emulated terminal's index within a run) together give one
+stream of records; a record's `uuid` is a hash of (seed, terminal, its number), so two
+streams never share a uuid (seed 1 is not "seed 0, terminal 1"). Without a seed a fresh
+random one is drawn (`fresh_seed`): a second run must not re-send the first run's uuids,
+which a receiver would only count as duplicates. `factory.seed` tells which one, to repeat
+the run.
+
 A site has employees, visitors (with validity windows) and a few blacklisted people; faces
 that match nobody come from strangers and spoofs. Frequencies follow what a busy entrance
 sees: mostly employees passing by face, a few denials for every abnormal type, and now and
@@ -8,7 +15,9 @@ then an alarm whose life is raised → (clearing failed →) cleared under one `
 
 from __future__ import annotations
 
+import hashlib
 import random
+import secrets
 import string
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
@@ -90,11 +99,17 @@ class _OpenAlarm:
     steps: list[int]  # statuses still to report
 
 
+def fresh_seed() -> int:
+    """A random seed for a run that names none (print it, so the run can be repeated)."""
+    return secrets.randbits(32)
+
+
 @dataclass
 class RecordFactory:
     """Makes push envelopes (`{"type", "data"}` dicts) one at a time."""
 
-    seed: int = 0
+    seed: int = field(default_factory=fresh_seed)
+    terminal: int = 0  # which emulated terminal of a run: its own stream of uuids
     device_sn: str = "PSC700C0MC22F02542"
     images: bool = True
     employees: int = 40
@@ -107,10 +122,11 @@ class RecordFactory:
     _open: list[_OpenAlarm] = field(init=False, default_factory=list)
     _pool: ImagePool = field(init=False)
     _alarm_serial: int = field(init=False, default=0)
+    _made: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-        self._pool = ImagePool(self.seed)
+        self.rng = random.Random(f"facepush-records/{self.seed}/{self.terminal}")
+        self._pool = ImagePool(self.seed * 1_000_003 + self.terminal)
         self.people = self._population()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -140,7 +156,7 @@ class RecordFactory:
             "recognitionType": int(kind),
             "entry_mode": int(entry),
             "abnormal_type": int(abnormal),
-            "uuid": str(uuidlib.UUID(int=rng.getrandbits(128), version=4)),
+            "uuid": self._uuid(),
             "recognizeScore": round(
                 rng.uniform(0.82, 0.99) if person else rng.uniform(0.2, 0.6), 4
             ),
@@ -157,6 +173,14 @@ class RecordFactory:
             "user": _user(person),
         }
         return {"type": EventType.RECOGNITION.value, "data": data}
+
+    def _uuid(self) -> str:
+        # A hash of distinct inputs, not a draw from a generator seeded with an integer,
+        # which another (seed, terminal) pair could share.
+        self._made += 1
+        name = f"facepush-uuid/{self.seed}/{self.terminal}/{self._made}".encode()
+        digest = hashlib.blake2b(name, digest_size=16).digest()
+        return str(uuidlib.UUID(bytes=digest, version=4))
 
     def _person_for(self, kind: int) -> Person | None:
         wanted = {1: UserType.EMPLOYEE, 2: UserType.VISITOR, 5: UserType.BLACKLIST}.get(kind)

@@ -17,6 +17,7 @@ MAX_BATCH = 100  # records per POST /push/records when the rate allows batching
 
 @dataclass
 class SimulationReport:
+    seed: int = 0  # the factory's: repeat the run with it
     handed: int = 0  # records handed to the terminal (alarm reports included)
     accepted: int = 0  # durably cached by the terminal
     # not queued because push is disabled or unconfigured (ruling 9, docs/protocol-rulings.md)
@@ -45,7 +46,7 @@ async def simulate(
     """
     if terminal_clock:
         await _follow_terminal_clock(client, factory)
-    report = SimulationReport()
+    report = SimulationReport(seed=factory.seed)
     started = time.monotonic()
     sent = 0
     while sent < count:

@@ -158,3 +158,56 @@ def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> 
         text += process.stdout.readline()
     assert marker in text, text + (process.stderr.read() if process.stderr else "")
     return text
+
+
+def _fleet(push_url: str, *args: str) -> tuple[dict[str, Any], str]:
+    result = CliRunner().invoke(
+        main, ["fleet", push_url, "--devices", "3", "--backlog", "40", "--json", *args]
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), result.stderr
+
+
+def test_runs_without_a_seed_push_new_records_and_say_how_to_repeat(receiver: str) -> None:
+    first, said = _fleet(receiver + "/Record")
+    seed = first["seed"]
+    assert f"seed {seed} (repeat this run with --seed {seed})" in said
+    second, _ = _fleet(receiver + "/Record")
+    assert second["seed"] != seed
+    stats = _get(receiver + "/api/stats")["data"]
+    assert stats["duplicates"] == 0  # the second run measured new records, not duplicates
+    assert stats["recognitions"] + stats["alarms"] == first["records"] + second["records"]
+    again, said = _fleet(receiver + "/Record", "--seed", str(seed))
+    assert again["seed"] == seed and "repeat this run" not in said
+    repeated = _get(receiver + "/api/stats")["data"]
+    assert repeated["recognitions"] == stats["recognitions"]  # the same uuids again
+    assert repeated["duplicates"] > 0
+
+
+def test_seeds_and_fleet_terminals_never_share_uuids(receiver: str, tmp_path: Path) -> None:
+    device = Process(
+        ["device", "serve", "--listen", "127.0.0.1:0", "--data", str(tmp_path / "dev")],
+        tmp_path / "device.log",
+    )
+    try:
+        url = device.wait_listening()
+        runner = CliRunner()
+        assert (
+            runner.invoke(main, ["subscribe", url, "--dest", receiver + "/Record"]).exit_code == 0
+        )
+        # Before, `simulate --seed 1` repeated the uuids of fleet --seed 0's terminal 1.
+        simulated = runner.invoke(
+            main, ["simulate", url, "--seed", "1", "--count", "40", "--no-images", "--json"]
+        )
+        assert simulated.exit_code == 0, simulated.output
+        assert json.loads(simulated.stdout)["seed"] == 1
+        fleet, _ = _fleet(receiver + "/Record", "--seed", "0")
+        deadline = time.monotonic() + 30
+        while _get(url + "/push/status")["data"]["queued"]:
+            assert time.monotonic() < deadline, "the terminal did not drain"
+            time.sleep(0.05)
+    finally:
+        device.stop()
+    stats = _get(receiver + "/api/stats")["data"]
+    assert stats["duplicates"] == 0
+    assert stats["recognitions"] + stats["alarms"] == 40 + fleet["records"]

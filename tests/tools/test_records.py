@@ -102,3 +102,16 @@ def test_same_seed_same_records() -> None:
 
 def _take(factory: RecordFactory, n: int) -> list[dict[str, object]]:
     return [factory.next() for _ in range(n)]  # type: ignore[misc]
+
+
+def _uuids(factory: RecordFactory, n: int = 500) -> set[str]:
+    return {str(r["data"]["uuid"]) for r in _take(factory, n) if r["type"] == 0}  # type: ignore[index]
+
+
+def test_distinct_seeds_and_terminals_never_share_uuids() -> None:
+    streams = [RecordFactory(seed=s, terminal=t, images=False) for s in (0, 1) for t in (0, 1)]
+    seen = [_uuids(f) for f in streams]
+    assert sum(len(u) for u in seen) == len(set().union(*seen))  # seed 1 != seed 0 terminal 1
+    unseeded = RecordFactory(images=False), RecordFactory(images=False)
+    assert unseeded[0].seed != unseeded[1].seed
+    assert not _uuids(unseeded[0]) & _uuids(unseeded[1])
