@@ -1,5 +1,8 @@
 """Test support shared by every suite: free loopback ports, and real `facepush` processes
-started, waited for and stopped with bounded waits."""
+started, waited for and stopped with bounded waits.
+
+Every `Process` is registered until it is stopped, so that tests/conftest.py can fail a
+test that leaves one running (and stop it)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,12 @@ from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 _LISTENING = re.compile(r"listening on (https?://\S+)")
+_started: set[Process] = set()  # started and not yet stopped
+
+
+def running_processes() -> set[Process]:
+    """The `Process`es started and not stopped whose child is still alive."""
+    return {p for p in _started if p.proc.poll() is None}
 
 
 def free_port() -> int:
@@ -61,6 +70,7 @@ class Process:
             start_new_session=True,
             preexec_fn=preexec,
         )
+        _started.add(self)
 
     def kill9(self) -> None:
         if self.proc.poll() is None:
@@ -76,6 +86,7 @@ class Process:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self._log.close()
+        _started.discard(self)
         return int(self.proc.returncode)
 
     def output(self) -> str:

@@ -25,7 +25,9 @@ def test_document_matches_the_routes() -> None:
 
 
 def test_document_is_served_without_login(tmp_path: Path) -> None:
-    proc, url = start_device(tmp_path, "--username", "admin", "--password", "pw")
+    proc, url = start_device(
+        tmp_path, "--data", str(tmp_path / "d"), "--username", "admin", "--password", "pw"
+    )
     try:
         with urllib.request.urlopen(url + "/openapi.yaml", timeout=10) as resp:
             assert resp.read() == OPENAPI.read_bytes()

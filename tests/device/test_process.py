@@ -19,7 +19,7 @@ from facepush.device.cli import serve
 from facepush.device.errors import SetupError
 from facepush.device.server import check
 from facepush.device.settings import DeviceSettings
-from tests.device.conftest import start_device
+from tests.device.conftest import eventually, start_device
 from tests.device.records import alarm, recognition, rkey
 from tests.device.standin import StandIn
 
@@ -43,7 +43,6 @@ async def test_kill9_during_intake_loses_no_accepted_record(
 ) -> None:
     data = str(tmp_path / "d")
     proc, url = start_device(tmp_path, "--data", data)
-    await subscribe(url, standin.url)
     standin.delay = 0.002  # delivery runs alongside the intake
     accepted: set[str] = set()
     failed = 0
@@ -72,13 +71,19 @@ async def test_kill9_during_intake_loses_no_accepted_record(
                         else f"a:{data_['trace_id']}:1:{data_['event_time']}"
                     )
 
-    tasks = [asyncio.create_task(producer(w)) for w in range(4)]
-    while len(accepted) < 600:
-        await asyncio.sleep(0.01)
-    proc.kill9()  # mid-intake: the producers are still posting
-    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await subscribe(url, standin.url)
+        tasks = [asyncio.create_task(producer(w)) for w in range(4)]
+        await eventually(lambda: len(accepted) >= 600, timeout=30, what="600 records accepted")
+        proc.kill9()  # mid-intake: the producers are still posting
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        proc.stop()
     assert failed == 4  # each producer saw the process die under it
-    proc.stop()
     proc, _ = start_device(tmp_path, "--data", data)
     try:
         await standin.wait_acked(accepted, timeout=60)
@@ -92,18 +97,21 @@ async def test_kill9_during_delivery_then_restart_delivers_everything(
     data = str(tmp_path / "d")
     standin.mode = "http500"
     proc, url = start_device(tmp_path, "--data", data)
-    await subscribe(url, standin.url)
-    async with aiohttp.ClientSession() as session:
-        for start in range(0, 3000, 250):
-            batch = [recognition(n) for n in range(start, start + 250)]
-            assert (await post(session, url + "/push/records", batch))["data"]["accepted"] == 250
     expected = {rkey(n) for n in range(3000)}
-    standin.mode = "ok"
-    standin.delay = 0.001
-    await standin.wait_acked(400)
-    proc.kill9()  # acks arrived, batched deletes pending, records in flight
+    try:
+        await subscribe(url, standin.url)
+        async with aiohttp.ClientSession() as session:
+            for start in range(0, 3000, 250):
+                batch = [recognition(n) for n in range(start, start + 250)]
+                reply = await post(session, url + "/push/records", batch)
+                assert reply["data"]["accepted"] == 250
+        standin.mode = "ok"
+        standin.delay = 0.001
+        await standin.wait_acked(400)
+        proc.kill9()  # acks arrived, batched deletes pending, records in flight
+    finally:
+        proc.stop()
     assert len(set(standin.acked_keys())) < 3000
-    proc.stop()
     proc, url = start_device(tmp_path, "--data", data)
     try:
         await standin.wait_acked(expected, timeout=60)

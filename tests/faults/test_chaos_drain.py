@@ -26,10 +26,11 @@ CHAOS = (
 
 
 def test_ten_thousand_records_drain_through_chaos(tmp_path: Path) -> None:
-    receiver, rx = start_receiver(tmp_path, "--chaos", CHAOS)
-    device, dev = start_device(tmp_path, "--timeout", "1")
     batch = records(RECORDS, seed=31, sn="CHAOS0001")
+    receiver, rx = start_receiver(tmp_path, "--chaos", CHAOS)
+    device = None
     try:
+        device, dev = start_device(tmp_path, "--timeout", "1")
         # Cache everything first (push configured, receiver not yet chosen), then let it go.
         http_json(dev + "/v1/event/subscribe", {"event_dest": rx + "/Nowhere", "enabled": True})
         for start in range(0, RECORDS, 500):
@@ -42,7 +43,8 @@ def test_ten_thousand_records_drain_through_chaos(tmp_path: Path) -> None:
         stored = stored_keys(rx)
         stats = http_json(rx + "/api/stats")["data"]
     finally:
-        device.stop()
+        if device is not None:
+            device.stop()
         receiver.stop()
     report(
         "drain through chaos",

@@ -33,11 +33,16 @@ def post(url: str, body: bytes, timeout: float = 10) -> tuple[int, dict[str, Any
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("hostile")
     receiver, rx = start_receiver(tmp, "--max-body", str(1 << 20))
-    device, dev = start_device(tmp)
-    http_json(dev + "/v1/event/subscribe", {"event_dest": rx + "/Record", "enabled": False})
-    yield rx, dev
-    device.stop()
-    receiver.stop()
+    try:
+        device, dev = start_device(tmp)
+        try:
+            subscription = {"event_dest": rx + "/Record", "enabled": False}
+            http_json(dev + "/v1/event/subscribe", subscription)
+            yield rx, dev
+        finally:
+            device.stop()
+    finally:
+        receiver.stop()
 
 
 DEEP = b'{"type": 0, "data": {"uuid": "u", "user": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}"

@@ -48,10 +48,14 @@ def _schemathesis(schema: str, workdir: Path, *extra: str) -> tuple[int, str]:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     tmp = tmp_path_factory.mktemp("schemathesis")
     receiver, rx = start_receiver(tmp)
-    device, dev = start_device(tmp)
-    yield rx, dev, tmp
-    device.stop()
-    receiver.stop()
+    try:
+        device, dev = start_device(tmp)
+        try:
+            yield rx, dev, tmp
+        finally:
+            device.stop()
+    finally:
+        receiver.stop()
 
 
 def _cases(output: str) -> int:

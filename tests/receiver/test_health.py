@@ -33,15 +33,19 @@ async def test_health_does_not_queue_behind_queries(
     rx = await serve()
     release = threading.Event()
     slow_events = store.event_page
+    entered: list[int] = []
 
     def stuck(*args: Any) -> Any:
+        entered.append(1)
         release.wait(20)
         return slow_events(*args)
 
     monkeypatch.setattr(store, "event_page", stuck)
     queries = [asyncio.create_task(rx.status_of("/api/events")) for _ in range(3 * READERS)]
     try:
-        await asyncio.sleep(0.3)  # every reader thread is taken, the rest are queued
+        async with asyncio.timeout(10):  # every reader thread is taken, the rest are queued
+            while len(entered) < READERS:
+                await asyncio.sleep(0.01)
         # Idle writer: the store is asked, on the health check's own thread and connection.
         status, reply, took = await health_of(rx)
         assert (status, reply["data"]) == (200, {"store": "ok"}) and took < 1.0

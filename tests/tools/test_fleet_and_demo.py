@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -124,12 +125,14 @@ def test_demo_starts_feeds_and_stops_cleanly(tmp_path: Path) -> None:
         # Secrets exported for real services must not make the demo's parts refuse one
         # another (the stats below are read without a token).
         env={**os.environ, "FACEPUSH_TOKEN": "exported-for-production", "FACEPUSH_PASSWORD": "x"},
+        start_new_session=True,  # its own process group: the demo and all its children
     )
     try:
         lines = _read_until(demo, "Press Ctrl-C to stop", timeout=60)
         base = re.search(r"dashboard\s+(\S+)/\n", lines)
         terminals = re.findall(r"terminal\s+(\S+)/push/status", lines)
         assert base and len(terminals) == 2, lines
+        assert re.search(r"seed (\d+) \(--seed \1 repeats it\)", lines), lines
         deadline = time.monotonic() + 30
         stats: dict[str, int] = {}
         while time.monotonic() < deadline:
@@ -144,6 +147,8 @@ def test_demo_starts_feeds_and_stops_cleanly(tmp_path: Path) -> None:
         if demo.poll() is None:
             demo.kill()
             demo.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # children left behind by a failure
+            os.killpg(demo.pid, signal.SIGKILL)
     assert demo.returncode == 0, err
     assert "facepush demo stopped" in out
     for url in [base.group(1), *terminals]:  # every child is gone
