@@ -20,20 +20,22 @@ from tests.device.conftest import start_device
 from tests.device.records import recognition
 from tests.support import LOOPBACK
 
-HUGE = 256 << 20  # what the hostile receiver offers per reply
+HUGE = 256 << 20  # what the hostile receiver streams per reply
+BOMB = 64 << 20  # what its gzip reply inflates to
 GROWTH_BOUND_MB = 64  # a reply is at most 1 MiB; the rest is allocator noise
 
 
 class HostileReceiver:
     """Answers each push with `mode`: a chunked stream of HUGE bytes, a small gzip body
-    that inflates to HUGE, or (`ok`) the real acknowledgement."""
+    that inflates to BOMB, a 2 MiB body announced by Content-Length, or (`ok`) the real
+    acknowledgement."""
 
     def __init__(self) -> None:
         self.mode = "chunked"
         self.sent = 0  # bytes of hostile reply written before the terminal hung up
         self.runner: web.AppRunner | None = None
         self.url = ""
-        self._bomb = gzip.compress(b" " * HUGE, compresslevel=9)
+        self._bomb = gzip.compress(b" " * BOMB, compresslevel=9)
 
     async def start(self) -> None:
         app = web.Application()
@@ -53,6 +55,8 @@ class HostileReceiver:
         await request.read()
         if self.mode == "ok":
             return web.Response(body=success_reply(), content_type="application/json")
+        if self.mode == "length":
+            return web.Response(body=b" " * (2 << 20), content_type="application/json")
         if self.mode == "gzip":
             headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
             return web.Response(body=self._bomb, headers=headers)
@@ -116,6 +120,11 @@ async def test_oversized_replies_are_cut_at_the_bound_and_count_as_failures(
         inflated = await wait_error(url)
         assert inflated["last_error"].startswith("reply larger than 1 MiB")
         assert inflated["queued"] == 1
+
+        hostile.mode = "length"
+        await call(url + "/v1/event/subscribe", subscription)
+        announced = await wait_error(url)
+        assert announced["last_error"].startswith("reply larger than 1 MiB")
 
         _, peak = memory_mb(proc.proc.pid)
         print(f"\n[reply bound] terminal RSS {before} MiB, peak {peak} MiB after the attacks")
