@@ -35,6 +35,8 @@ SERVICE: web.AppKey[PushService] = web.AppKey("service", PushService)
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
 THROTTLE: web.AppKey[FailureThrottle] = web.AppKey("throttle", FailureThrottle)
 MAX_BODY = 64 * 1024 * 1024  # a batch of ~1,500 records with 40 KB images
+MAX_REPLAY_IDS = 1000  # a page of /push/set-aside; {} replays them all
+_SEQ_MAX = 2**63 - 1  # record ids are SQLite integers
 BAD_REQUEST, CACHE_FULL = 400, 507
 _OPEN_PATHS = {"/v1/auth/login", "/openapi.yaml", PING_PATH}
 OPENAPI = Path(__file__).parent / "openapi.yaml"
@@ -174,10 +176,22 @@ async def _replay(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or set(body) - {"ids"}:
         raise DecodeError("body", 'expected {} (replay all) or {"ids": [id, ...]}')
     ids = body.get("ids")
-    if ids is not None and (not isinstance(ids, list) or not all(type(i) is int for i in ids)):
-        raise DecodeError("ids", "must be a list of set-aside record ids (integers)")
+    if ids is not None:
+        _check_ids(ids)
     count = await request.app[SERVICE].replay(ids)
     return envelope({"replayed": count})
+
+
+def _check_ids(ids: Any) -> None:
+    if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+        raise DecodeError("ids", "must be a list of set-aside record ids (integers)")
+    if len(ids) > MAX_REPLAY_IDS:
+        raise DecodeError(
+            "ids", f"at most {MAX_REPLAY_IDS} ids a request, got {len(ids)} ({{}} replays all)"
+        )
+    for index, seq in enumerate(ids):
+        if not 1 <= seq <= _SEQ_MAX:  # the value is not echoed: it may have 5,000 digits
+            raise DecodeError(f"ids[{index}]", "not a record id (an integer from 1 to 2^63-1)")
 
 
 async def _metrics(request: web.Request) -> web.Response:

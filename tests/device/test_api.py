@@ -214,6 +214,12 @@ async def test_status_metrics_and_set_aside_over_http(api: Api, standin: StandIn
     assert item["attempts"] == 5 and "422" in item["reason"]
     status, reply = await call("POST", url + "/push/set-aside/replay", {"ids": ["x"]})
     assert status == 400 and reply["msg"].startswith("ids")
+    # Ids beyond SQLite's integers were a 500 (schemathesis found -874136937023852249088).
+    for ids, where in (([1, -(2**69)], "ids[1]"), ([2**63], "ids[0]"), ([0], "ids[0]")):
+        status, reply = await call("POST", url + "/push/set-aside/replay", {"ids": ids})
+        assert status == 400 and reply["msg"].startswith(f"{where}: not a record id"), reply
+    status, reply = await call("POST", url + "/push/set-aside/replay", {"ids": [1] * 1001})
+    assert status == 400 and reply["msg"].startswith("ids: at most 1000 ids"), reply
     standin.refuse_keys = set()
     _, reply = await call("POST", url + "/push/set-aside/replay", {})
     assert reply["data"] == {"replayed": 1}
