@@ -35,7 +35,7 @@ INSERT INTO events ({sql.EVENT_INSERT_COLUMNS})
 SELECT * FROM unnest(
     %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
     %s::boolean[], %s::text[], %s::boolean[], %s::text[], %s::integer[], %s::integer[],
-    %s::text[], %s::text[], %s::text[], %s::text[]
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[]
 ) ORDER BY 1
 ON CONFLICT (key) DO NOTHING
 RETURNING key
@@ -146,7 +146,7 @@ class PostgresStore(sql.SqlStore):
                     for version in range(current + 1, schema.LATEST + 1):
                         for statement in schema.statements(version, "postgresql"):
                             conn.execute(statement.encode())
-                        for statement, params in schema.backfill(version, self.zone):
+                        for statement, params in schema.backfill(version, "postgresql", self.zone):
                             conn.execute(_pg(statement), params)
                         conn.execute(
                             "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
@@ -206,6 +206,16 @@ class PostgresStore(sql.SqlStore):
             if counters:
                 cur.executemany(_pg(sql.COUNTER_UPDATE), counters)
         return outcomes
+
+    def _write(self, query: str, params: Sequence[Any]) -> None:
+        with self._lock:
+            conn = self._writer_conn()
+            try:
+                with conn.transaction():
+                    conn.execute(_pg(query), list(params))
+            except psycopg.Error as exc:
+                self._drop_writer()
+                raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
 
     def purge_images(self, older_than_ms: int, flag: str) -> int:
         with self._lock:

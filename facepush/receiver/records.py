@@ -11,6 +11,7 @@ import msgspec
 from facepush.errors import ImageError
 from facepush.protocol import Alarm, Event, Push, Recognition, decode_image
 from facepush.protocol.jsontext import dump_json
+from facepush.receiver.attendance.rules import person_kind
 from facepush.receiver.store import EventRow, Incoming
 
 IMAGE_FIELDS = ("rgb_image", "alarm_photo")
@@ -78,8 +79,11 @@ def incoming(push: Push, *, source: str | None, received_at: int, late_after_ms:
         item.status, item.code = data.status, data.code
     else:
         item.device = _text(data.deviceSN) if data.deviceSN and data.deviceSN.strip() else None
-        item.user_id = _text(data.user.user_id) if data.user is not None else None
+        user = data.user
+        item.user_id = _text(user.user_id) if user is not None else None
         item.passed = data.passed
+        item.user_kind = person_kind(data.recognitionType, user.type if user else None)
+        item.user_name = _text(user.name) if user is not None else None
     if data.image is not None:
         try:
             raw = decode_image(data.image)

@@ -96,7 +96,22 @@ _V2 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# v3: attendance (docs/attendance.md). Who a recognition matched (`user_kind`:
+# recognitionType, or user.type without it) and the matched name, as columns, so that the
+# store can group passages without reading JSON; an index for one person's days; and the
+# direction of a terminal set through the API (PUT /api/devices/{serial}).
+_V3 = [
+    "ALTER TABLE events ADD COLUMN user_kind {big}",
+    "ALTER TABLE events ADD COLUMN user_name TEXT",
+    "CREATE INDEX events_user_occurred ON events (user_id, occurred_at) WHERE user_id IS NOT NULL",
+    """CREATE TABLE device_directions (
+        serial TEXT PRIMARY KEY,
+        direction TEXT NOT NULL,
+        updated_at {big} NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (
@@ -110,10 +125,30 @@ def statements(version: int, dialect: Dialect) -> list[str]:
     return [s.format(**_TYPES[dialect]) for s in MIGRATIONS[version - 1]]
 
 
-def backfill(version: int, zone: tzinfo | None = None) -> list[tuple[str, list[object]]]:
+# v3's backfill from the stored JSON fields. On PostgreSQL a row whose text holds an
+# escaped NUL (which json processing refuses) keeps NULL: not counted as a passage.
+_V3_BACKFILL: dict[Dialect, str] = {
+    "sqlite": (
+        "UPDATE events SET user_kind = COALESCE(json_extract(fields, '$.recognitionType'), "
+        "json_extract(fields, '$.user.type')), user_name = json_extract(fields, '$.user.name') "
+        "WHERE type = 0"
+    ),
+    "postgresql": (
+        "UPDATE events SET user_kind = COALESCE((fields::json ->> 'recognitionType')::bigint, "
+        "(fields::json #>> '{user,type}')::bigint), user_name = fields::json #>> '{user,name}' "
+        "WHERE type = 0 AND strpos(fields, '\\u0000') = 0"
+    ),
+}
+
+
+def backfill(
+    version: int, dialect: Dialect, zone: tzinfo | None = None
+) -> list[tuple[str, list[object]]]:
     """Statements (with `?` placeholders) and parameters that fill what migration `version`
     added from the rows already stored (local days in `zone`, None: the machine's); run
     right after its DDL, in the same transaction."""
+    if version == 3:
+        return [(_V3_BACKFILL[dialect], [])]
     if version != 2:
         return []
     day = days.today(zone)

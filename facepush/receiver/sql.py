@@ -11,6 +11,9 @@ from typing import Any
 import msgspec
 
 from facepush.receiver import days
+from facepush.receiver.attendance import sql as attendance_sql
+from facepush.receiver.attendance.rules import DIRECTIONS, AttendanceDay, Direction
+from facepush.receiver.attendance.sql import AttendanceQuery
 from facepush.receiver.records import image_url
 from facepush.receiver.store import (
     EventFilter,
@@ -332,6 +335,26 @@ class SqlStore(Store):
             QuarantineRow(int(r[0]), int(r[1]), r[2], r[3], bytes(r[4]), bool(r[5])) for r in rows
         ]
 
+    def attendance(self, query: AttendanceQuery) -> list[AttendanceDay]:
+        return attendance_sql.attendance(self._fetch, query)
+
+    def directions(self) -> dict[str, Direction]:
+        rows = self._fetch("SELECT serial, direction FROM device_directions")
+        return {serial: d for serial, d in rows if d in DIRECTIONS}
+
+    def set_direction(self, serial: str, direction: Direction | None, at: int) -> bool:
+        if not self._fetch("SELECT 1 FROM devices WHERE serial = ?", [serial]):
+            return False
+        if direction is None:
+            self._write("DELETE FROM device_directions WHERE serial = ?", [serial])
+        else:
+            self._write(_DIRECTION_UPSERT, [serial, direction, at])
+        return True
+
+    @abc.abstractmethod
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one writing statement (with `?` placeholders) in its own transaction."""
+
     def schema_version(self) -> int:
         rows = self._fetch("SELECT MAX(version) FROM schema_migrations")
         return int(rows[0][0] or 0)
@@ -340,6 +363,12 @@ class SqlStore(Store):
         # A read of a real table: on SQLite `SELECT 1` never touches the database file.
         self._fetch("SELECT MAX(version) FROM schema_migrations")
 
+
+_DIRECTION_UPSERT = """
+INSERT INTO device_directions (serial, direction, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (serial) DO UPDATE SET direction = excluded.direction,
+    updated_at = excluded.updated_at
+"""
 
 DEVICE_UPSERT = """
 INSERT INTO devices (serial, first_seen, last_seen, recognitions, alarms, late, last_late_at,
@@ -361,8 +390,9 @@ ON CONFLICT (serial) DO UPDATE SET
 
 EVENT_INSERT_COLUMNS = (
     "key, type, device, source, occurred_at, received_at, late, user_id, pass, trace_id, "
-    "status, code, fields, envelope_extra, image_id, image_flag"
+    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name"
 )
+EVENT_INSERT_WIDTH = 18
 
 DEVICE_DAY_UPSERT = """
 INSERT INTO device_days (serial, day, records) VALUES (?, ?, ?)
@@ -470,4 +500,6 @@ def event_values(item: Incoming) -> tuple[Any, ...]:
         item.envelope_extra.decode() if item.envelope_extra is not None else None,
         item.image_id,
         item.image_flag,
+        item.user_kind,
+        item.user_name,
     )

@@ -27,9 +27,9 @@ from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 PREFIX = "sqlite:///"
 _CHECKPOINT_EVERY_S = 0.5
-_ROWS_PER_INSERT = 500  # 16 parameters a row, well below SQLite's 32766 per statement
+_ROWS_PER_INSERT = 500  # 18 parameters a row, well below SQLite's 32766 per statement
 _INSERT_HEAD = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES "
-_ROW = "(" + ", ".join("?" * 16) + ")"
+_ROW = "(" + ", ".join("?" * sql.EVENT_INSERT_WIDTH) + ")"
 _INSERT_TAIL = " ON CONFLICT (key) DO NOTHING RETURNING key"
 _IMAGE_UPSERT = (
     "INSERT INTO images (id, bytes, size, created_at, last_used_at) VALUES (?, ?, ?, ?, ?) "
@@ -167,7 +167,7 @@ class SQLiteStore(sql.SqlStore):
             for version in range(current + 1, schema.LATEST + 1):
                 for statement in schema.statements(version, "sqlite"):
                     conn.execute(statement)
-                for statement, params in schema.backfill(version, self.zone):
+                for statement, params in schema.backfill(version, "sqlite", self.zone):
                     conn.execute(statement, params)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -201,6 +201,10 @@ class SQLiteStore(sql.SqlStore):
             duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
             conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
         return outcomes
+
+    def _write(self, query: str, params: Sequence[Any]) -> None:
+        with self._transaction() as conn:
+            conn.execute(query, params)
 
     def purge_images(self, older_than_ms: int, flag: str) -> int:
         with self._transaction() as conn:

@@ -13,7 +13,10 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from facepush.receiver.attendance import AttendanceDay, AttendanceQuery, Direction
 
 T = TypeVar("T")
 
@@ -46,6 +49,9 @@ class Incoming:
     image_id: str | None = None
     image: bytes | None = None
     image_flag: str | None = None
+    # Who a recognition matched (recognitionType, or user.type) and the name: attendance.
+    user_kind: int | None = None
+    user_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -186,6 +192,20 @@ class Store(abc.ABC):
     def purge_images(self, older_than_ms: int, flag: str) -> int:
         """Delete images not used since `older_than_ms`; their events keep `image_flag=flag`
         and lose `image_id`. Returns how many images were deleted."""
+
+    @abc.abstractmethod
+    def attendance(self, query: AttendanceQuery) -> list[AttendanceDay]:
+        """One item per person and attendance day of `query` (docs/attendance.md), ordered
+        by day and user_id, computed by the database from the stored passages."""
+
+    @abc.abstractmethod
+    def directions(self) -> dict[str, Direction]:
+        """The directions set through the API, by terminal serial."""
+
+    @abc.abstractmethod
+    def set_direction(self, serial: str, direction: Direction | None, at: int) -> bool:
+        """Store (None: remove) the direction of a terminal that has pushed; False when no
+        terminal with that serial is known."""
 
     @abc.abstractmethod
     def ping(self) -> None:

@@ -114,10 +114,12 @@ def _v1_database(db_url: str, backend: str, pg_dsn: str, items: list[Incoming]) 
     """A database as a receiver of schema version 1 left it."""
     dialect = cast(schema.Dialect, backend)
     statements = [schema.migrations_table(dialect), *schema.statements(1, dialect)]
-    marks = ", ".join(["?"] * 16)
+    # Version 1's columns: the first 16 of today's.
+    columns = sql.EVENT_INSERT_COLUMNS.split(", ")[:16]
+    marks = ", ".join(["?"] * len(columns))
     rows: list[tuple[str, list[object]]] = [("INSERT INTO schema_migrations VALUES (1, 0)", [])]
-    insert = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES ({marks})"
-    rows += [(insert, list(sql.event_values(item))) for item in items]
+    insert = f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})"
+    rows += [(insert, list(sql.event_values(item))[: len(columns)]) for item in items]
     rows += [(sql.DEVICE_UPSERT, list(row)) for row in sql.device_rows(items)]
     if backend == "sqlite":
         with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
