@@ -229,21 +229,31 @@ def reference(
     first, last = dates.first.isoformat(), dates.last.isoformat()
     previous: dict[tuple[str, str | None], int] = {}
     by_day: dict[tuple[str, str], list[Passage]] = defaultdict(list)
+    names: dict[tuple[str, str], str | None] = {}
     for p in sorted(filter(counts, passages), key=lambda p: (p.occurred_at, p.id)):
         assert p.user_id is not None
         key = (p.user_id, p.device)
         before = previous.get(key)
         previous[key] = p.occurred_at
+        day = day_of(p.occurred_at, starts, zone)
+        if not first <= day <= last:
+            continue
+        names[(day, p.user_id)] = p.name  # the latest recognition's, repeats included
         if before is not None and p.occurred_at - before <= window:
             continue  # a repeat of the previous passage at this terminal
-        day = day_of(p.occurred_at, starts, zone)
-        if first <= day <= last:
-            by_day[(day, p.user_id)].append(p)
-    return [_person_day(day, user, ps, directions) for (day, user), ps in sorted(by_day.items())]
+        by_day[(day, p.user_id)].append(p)
+    return [
+        _person_day(day, user, names[(day, user)], ps, directions)
+        for (day, user), ps in sorted(by_day.items())
+    ]
 
 
 def _person_day(
-    day: str, user_id: str, passages: list[Passage], directions: Mapping[str, Direction]
+    day: str,
+    user_id: str,
+    name: str | None,
+    passages: list[Passage],
+    directions: Mapping[str, Direction],
 ) -> AttendanceDay:
     def direction(p: Passage) -> Direction:
         return directions.get(p.device or "", "both")
@@ -263,7 +273,7 @@ def _person_day(
     return AttendanceDay(
         day=day,
         user_id=user_id,
-        name=passages[-1].name,
+        name=name,
         first_in=first_in,
         last_out=last_out,
         passages=len(passages),

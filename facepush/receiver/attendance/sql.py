@@ -1,13 +1,13 @@
 """Attendance in SQL that runs unchanged on SQLite and PostgreSQL (window functions, CTEs,
 VALUES; no time-zone function, no JSON, no string aggregation).
 
-Day boundaries come from Python (rules.day_bounds: zoneinfo, day_starts, DST) as a small
-VALUES table of (day, start ms, end ms); each day is an index range scan of
-`events (occurred_at)`. A lead-in row before the first day (`debounce` long, day '') lets
-the first passages of the range see a repeat of a passage just before it. The query
-returns one row per person, day and terminal; `combine` folds them into one item per
-person and day (min/max fold across terminals, which SQL could do too, but the list of
-terminals has no portable aggregate).
+Day boundaries come from Python (rules.day_bounds: zoneinfo, day_starts, DST) and are
+written into the query as integer literals; one range scan of `events (occurred_at)`
+reads the days and a lead-in before them (`debounce` long, so that the first passages of
+the range see a repeat of a passage just before it). The query returns one row per
+person, day and terminal; `combine` folds them into one item per person and day (min/max
+across terminals, which SQL could do too, but the list of terminals has no portable
+aggregate).
 """
 
 from __future__ import annotations
@@ -27,32 +27,42 @@ from facepush.receiver.attendance.rules import (
 
 Fetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
-# dir: 0 both, 1 in, 2 out (the CASE built by _direction_case).
+# `day`: the index of the attendance day (0: the lead-in before the first), by a binary
+# search over the day bounds written into the query as a nested CASE (about nine
+# comparisons a row for a year; no join, so no plan that compares every row with every
+# day). `dir`: 0 both, 1 in, 2 out. `+e.type`: not an index term, so that SQLite reads
+# the range through `events (occurred_at)`, not every recognition through
+# `events (type, id)` (PostgreSQL reads it as e.type). `last_row`: the person's latest
+# recognition of the day at this terminal (repeats included), whose name is the day's.
 _QUERY = """
-WITH bounds (day, lo, hi) AS (VALUES {bounds}),
-raw AS (
-    SELECT b.day, e.id, e.user_id, e.device, e.user_name, e.occurred_at,
-        LAG(e.occurred_at) OVER (
-            PARTITION BY e.user_id, e.device ORDER BY e.occurred_at, e.id
-        ) AS prev_at
-    FROM bounds AS b
-    JOIN events AS e ON e.occurred_at >= b.lo AND e.occurred_at < b.hi
-    WHERE e.type = 0 AND e.pass = ? AND e.user_kind IN ({kinds}) AND e.user_id <> ''{filters}
+WITH located AS (
+    SELECT {day} AS day, e.id, e.user_id, e.device, e.user_name, e.occurred_at,
+        {direction} AS dir
+    FROM events AS e
+    WHERE e.occurred_at >= ? AND e.occurred_at < ? AND +e.type = 0 AND e.pass = ?
+        AND e.user_kind IN ({kinds}) AND e.user_id <> ''{filters}
 ),
-counted AS (
-    SELECT day, user_id, device, occurred_at, {direction} AS dir,
-        FIRST_VALUE(user_name) OVER (
-            PARTITION BY day, user_id ORDER BY occurred_at DESC, id DESC
-        ) AS name
+raw AS (
+    SELECT located.*, LAG(occurred_at) OVER w AS prev_at, LEAD(day) OVER w AS next_day
+    FROM located
+    WINDOW w AS (PARTITION BY user_id, device ORDER BY occurred_at, id)
+),
+marked AS (
+    SELECT raw.*,
+        CASE WHEN prev_at IS NULL OR occurred_at - prev_at > ? THEN 1 ELSE 0 END AS counted,
+        CASE WHEN next_day IS NULL OR next_day <> day THEN 1 ELSE 0 END AS last_row
     FROM raw
-    WHERE day <> '' AND (prev_at IS NULL OR occurred_at - prev_at > ?)
+    WHERE day > 0
 )
-SELECT day, user_id, device, name, COUNT(*),
-    MIN(CASE WHEN dir <> 2 THEN occurred_at END),
-    MAX(CASE WHEN dir <> 1 THEN occurred_at END),
-    MAX(CASE WHEN dir = 1 THEN occurred_at END)
-FROM counted
-GROUP BY day, user_id, device, name
+SELECT day, user_id, device, SUM(counted),
+    MIN(CASE WHEN counted = 1 AND dir <> 2 THEN occurred_at END),
+    MAX(CASE WHEN counted = 1 AND dir <> 1 THEN occurred_at END),
+    MAX(CASE WHEN counted = 1 AND dir = 1 THEN occurred_at END),
+    MAX(occurred_at),
+    MAX(CASE WHEN last_row = 1 THEN id END),
+    MAX(CASE WHEN last_row = 1 THEN user_name END)
+FROM marked
+GROUP BY day, user_id, device
 """
 
 
@@ -69,32 +79,37 @@ class AttendanceQuery:
     device: str | None = None
 
 
-def statement(query: AttendanceQuery) -> tuple[str, list[Any]]:
-    """The SQL (with `?` placeholders) and its parameters."""
+def statement(query: AttendanceQuery) -> tuple[str, list[Any], list[str]]:
+    """The SQL (with `?` placeholders), its parameters in the order they appear, and the
+    day of each day index (index 0 is the lead-in)."""
     bounds = day_bounds(query.dates.first, query.dates.last, query.starts, query.zone)
-    lead_in = ("", bounds[0][1] - query.debounce_ms, bounds[0][1])
-    rows = [lead_in, *bounds]
-    # The first row names the column types: PostgreSQL types VALUES by it.
-    values = ", ".join(
-        ["(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))"] + ["(?, ?, ?)"] * len(bounds)
-    )
-    params: list[Any] = [v for row in rows for v in row]
-    params.append(True)
+    # edges[i] starts day index i; the lead-in catches repeats of passages just before.
+    edges = [bounds[0][1] - query.debounce_ms] + [lo for _, lo, _ in bounds] + [bounds[-1][2]]
+    direction, params = _direction_case(query.directions)
+    params += [edges[0], edges[-1], True]
     filters = ""
     for column, value in (("user_id", query.user_id), ("device", query.device)):
         if value is not None:
             filters += f" AND e.{column} = ?"
             params.append(value)
-    direction, direction_params = _direction_case(query.directions)
-    params += direction_params
     params.append(query.debounce_ms)
     sql = _QUERY.format(
-        bounds=values,
+        day=_search(edges, 0, len(edges) - 1),
+        direction=direction,
         kinds=", ".join(str(k) for k in KNOWN_KINDS),
         filters=filters,
-        direction=direction,
     )
-    return sql, params
+    return sql, params, ["", *(day for day, _, _ in bounds)]
+
+
+def _search(edges: list[int], lo: int, hi: int) -> str:
+    """The index i with edges[i] <= occurred_at < edges[i + 1], for lo <= i < hi, as a
+    nested CASE (the edges are integers we computed: written as literals)."""
+    if hi - lo == 1:
+        return str(lo)
+    mid = (lo + hi) // 2
+    low, high = _search(edges, lo, mid), _search(edges, mid, hi)
+    return f"CASE WHEN e.occurred_at < {int(edges[mid])} THEN {low} ELSE {high} END"
 
 
 def _direction_case(directions: Mapping[str, Direction]) -> tuple[str, list[Any]]:
@@ -103,7 +118,7 @@ def _direction_case(directions: Mapping[str, Direction]) -> tuple[str, list[Any]
     for code, wanted in ((1, "in"), (2, "out")):
         serials = sorted(s for s, d in directions.items() if d == wanted)
         if serials:
-            whens.append(f"WHEN device IN ({', '.join('?' * len(serials))}) THEN {code}")
+            whens.append(f"WHEN e.device IN ({', '.join('?' * len(serials))}) THEN {code}")
             params += serials
     if not whens:
         return "0", []
@@ -112,42 +127,45 @@ def _direction_case(directions: Mapping[str, Direction]) -> tuple[str, list[Any]
 
 def attendance(fetch: Fetch, query: AttendanceQuery) -> list[AttendanceDay]:
     """One item per person and day of `query`, ordered by day and user_id."""
-    sql, params = statement(query)
-    return combine(fetch(sql, params))
+    sql, params, days = statement(query)
+    return combine(fetch(sql, params), days)
 
 
-def combine(rows: Iterable[Sequence[Any]]) -> list[AttendanceDay]:
+def combine(rows: Iterable[Sequence[Any]], days: Sequence[str]) -> list[AttendanceDay]:
     """Fold the per-terminal rows of the query into one item per person and day."""
-    acc: dict[tuple[str, str], list[Any]] = {}
-    devices: dict[tuple[str, str], set[str]] = {}
-    for day, user_id, device, name, n, first_in, last_outish, last_in in rows:
-        key = (day, user_id)
+    acc: dict[tuple[int, str], list[Any]] = {}
+    for day, user_id, device, n, first_in, outish, last_in, last_at, name_id, name in rows:
+        key = (int(day), user_id)
         seen = acc.get(key)
         if seen is None:
-            acc[key] = [name, int(n), first_in, last_outish, last_in]
-            devices[key] = set()
+            acc[key] = [int(n), first_in, outish, last_in, (last_at, name_id), name, set()]
+            seen = acc[key]
         else:
-            seen[1] += int(n)
-            seen[2] = _least(seen[2], first_in)
-            seen[3] = _greatest(seen[3], last_outish)
-            seen[4] = _greatest(seen[4], last_in)
-        if device is not None:
-            devices[key].add(device)
+            seen[0] += int(n)
+            seen[1] = _least(seen[1], first_in)
+            seen[2] = _greatest(seen[2], outish)
+            seen[3] = _greatest(seen[3], last_in)
+            if (last_at, name_id) > seen[4]:  # the name on the latest recognition
+                seen[4], seen[5] = (last_at, name_id), name
+        if n and device is not None:
+            seen[6].add(device)
     items = []
-    for key in sorted(acc):  # code-point order: the same on both databases
-        name, n, first_in, out, last_in = acc[key]
+    for key in sorted(acc):  # code-point order of user_id: the same on both databases
+        n, first_in, out, last_in, _, name, devices = acc[key]
+        if not n:
+            continue  # only repeats of passages from before the range
         last_out = out if out is not None and (first_in is None or out > first_in) else None
         latest_in = _greatest(first_in, last_in)
         is_open = first_in is not None and (last_out is None or last_out < latest_in)
         items.append(
             AttendanceDay(
-                day=key[0],
+                day=days[key[0]],
                 user_id=key[1],
                 name=name,
                 first_in=_int(first_in),
                 last_out=_int(last_out),
                 passages=n,
-                devices=tuple(sorted(devices[key])),
+                devices=tuple(sorted(devices)),
                 open=is_open,
             )
         )
