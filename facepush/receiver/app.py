@@ -16,6 +16,7 @@ from aiohttp.typedefs import Middleware
 from facepush.protocol.signing import parse_secret
 from facepush.protocol.times import now_ms
 from facepush.receiver import dashboard
+from facepush.receiver.attendance.api import AttendanceApi
 from facepush.receiver.auth import token_middleware
 from facepush.receiver.backends import open_store
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
@@ -68,7 +69,16 @@ def create_app(
     metrics = ReceiverMetrics()
     broadcaster = Broadcaster(tuning.keepalive_s, tuning.stream_buffer_bytes)
     writer = Writer(store, metrics, on_stored=broadcaster.publish)
-    queries = Queries(store, metrics, tuning.replay_window_ms, tuning.page_bytes)
+    queries = Queries(
+        store,
+        metrics,
+        tuning.replay_window_ms,
+        tuning.page_bytes,
+        annotate_devices=lambda items: attendance.book.annotate(items),
+    )
+    attendance = AttendanceApi(
+        store, settings.attendance, settings.zone, read=queries.run, write=writer.run_exclusive
+    )
     health = Health(store, writer)
     push = PushHandler(
         writer,
@@ -100,6 +110,10 @@ def create_app(
     app.router.add_get("/api/events/{key:.+}", queries.event)
     app.router.add_get("/api/stats", queries.stats)
     app.router.add_get("/api/devices", queries.devices)
+    app.router.add_put("/api/devices/{serial}", attendance.put_device)
+    app.router.add_get("/api/attendance", attendance.items)
+    app.router.add_get("/api/attendance.csv", attendance.csv)
+    app.router.add_get("/api/attendance.xlsx", attendance.xlsx)
     app.router.add_get("/api/alarms", queries.alarms)
     app.router.add_get("/api/quarantine", queries.quarantine)
 

@@ -38,11 +38,13 @@ class Queries:
         metrics: ReceiverMetrics,
         replay_window_ms: int,
         page_bytes: int = PAGE_BYTES,
+        annotate_devices: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.replay_window_ms = replay_window_ms
         self.page_bytes = page_bytes
+        self.annotate_devices = annotate_devices  # adds fields to /api/devices items
         self.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="facepush-read")
 
     async def run(self, func: Callable[[], T]) -> T:
@@ -88,6 +90,8 @@ class Queries:
             for row in found.items:
                 late = row["last_late_at"]
                 row["replaying"] = late is not None and now - late <= self.replay_window_ms
+            if self.annotate_devices is not None:
+                self.annotate_devices(found.items)
             return {"items": found.items, "next": _following(found, offset, params.DEVICES)}
 
         return await self.reply(page)

@@ -2,9 +2,10 @@
 told, with its default, its help and its check, in one place.
 
 `facepush receiver serve --help` is generated from this class; docs/configuration.md
-shows every key in a file. A table a later version adds (`[[forward]]`, `[[terminal]]`,
-`[attendance]`) becomes a field here, typed by its own Struct: until then `planned` makes
-it a "not supported yet" error rather than an unknown key.
+shows every key in a file. A table is a field here typed by its own Struct
+(`[attendance]`: AttendanceSettings); one a later version adds (`[[forward]]`,
+`[[terminal]]`) is in `planned` until then: a "not supported yet" error rather than an
+unknown key.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from pathlib import Path
 from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import msgspec
+
 from facepush.checks import above, at_least, listen_address, signing_secret
+from facepush.receiver.attendance.rules import AttendanceSettings
 from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
 from facepush.receiver.errors import ReceiverConfigError
@@ -87,7 +91,6 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     planned: ClassVar[Mapping[str, str]] = {
         "forward": "[[forward]] (forwarding)",
         "terminal": "[[terminal]] (managed terminals)",
-        "attendance": "[attendance]",
         "terminal_poll": "terminal_poll (managed terminals)",
         "reconcile_every": "reconcile_every (managed terminals)",
         "public_url": "public_url",
@@ -154,7 +157,8 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     timezone: Annotated[
         str | None,
         Option(
-            "IANA time zone (e.g. Europe/Berlin) of the local days: `today` on /api/devices.",
+            "IANA time zone (e.g. Europe/Berlin) of the local days: `today` on /api/devices "
+            "and attendance.",
             "ZONE",
             check=time_zone,
             shown_default="the machine's zone",
@@ -172,6 +176,8 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
             "NAME",
         ),
     ] = ()
+    # [attendance] (docs/attendance.md): a table, written in the file only.
+    attendance: AttendanceSettings = msgspec.field(default_factory=AttendanceSettings)
     chaos: Annotated[
         str | None,
         Option(

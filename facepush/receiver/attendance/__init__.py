@@ -5,7 +5,6 @@ query, `api` the endpoints, `export` the CSV and XLSX files.
 """
 
 from facepush.receiver.attendance.rules import (
-    AttendanceConfigError,
     AttendanceDay,
     AttendanceSettings,
     DateRange,
@@ -14,7 +13,6 @@ from facepush.receiver.attendance.rules import (
 from facepush.receiver.attendance.sql import AttendanceQuery
 
 __all__ = [
-    "AttendanceConfigError",
     "AttendanceDay",
     "AttendanceQuery",
     "AttendanceSettings",

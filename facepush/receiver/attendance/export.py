@@ -21,7 +21,17 @@ from facepush.receiver.attendance.rules import AttendanceDay
 from facepush.receiver.export import neutral
 
 HEADER = ["day", "user_id", "name", "first_in", "last_out", "hours", "passages", "devices", "open"]
-TITLES = ["Day", "User ID", "Name", "First in", "Last out", "Hours", "Passages", "Terminals", "Open"]
+TITLES = [
+    "Day",
+    "User ID",
+    "Name",
+    "First in",
+    "Last out",
+    "Hours",
+    "Passages",
+    "Terminals",
+    "Open",
+]
 _MAX_WIDTH = 60
 
 

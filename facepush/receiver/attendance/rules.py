@@ -29,21 +29,20 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Literal
+from typing import Annotated, Literal
 
-from facepush.receiver.errors import BadQuery, ReceiverConfigError
+import msgspec
+
+from facepush.receiver.errors import BadQuery
+from facepush.settings import Option
 
 Direction = Literal["in", "out", "both"]
 DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
 KNOWN_KINDS = (1, 2)  # employee, visitor
 MAX_DAYS = 366
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
-
-
-class AttendanceConfigError(ReceiverConfigError):
-    """An `[attendance]` setting that cannot be used; the message names the key."""
 
 
 def parse_direction(value: object, where: str) -> Direction:
@@ -54,38 +53,43 @@ def parse_direction(value: object, where: str) -> Direction:
 
 
 def parse_day_starts(value: str) -> time:
+    """`HH:MM` (24-hour local time) as a time; ValueError saying so otherwise."""
     match = _HH_MM.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise AttendanceConfigError(
-            f'attendance.day_starts: {value!r} is not HH:MM (24-hour local time, e.g. "04:00")'
-        )
+        raise ValueError(f'{value!r} is not HH:MM (24-hour local time, e.g. "04:00")')
     return time(int(match[1]), int(match[2]))
 
 
-@dataclass(frozen=True, slots=True)
-class AttendanceSettings:
-    """The `[attendance]` table: `day_starts` (local HH:MM), `debounce` (seconds) and
-    `direction` (terminal serial → in | out | both). Checked on construction."""
+def _debounce(value: float) -> None:
+    if not 0 <= value <= 86_400:
+        raise ValueError(f"{value:g} must be from 0 to 86400 seconds")
 
-    day_starts: str = "00:00"
-    debounce: float = 60.0
-    direction: Mapping[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        parse_day_starts(self.day_starts)
-        if isinstance(self.debounce, bool) or not isinstance(self.debounce, int | float):
-            raise AttendanceConfigError(
-                f"attendance.debounce: {self.debounce!r} is not a number of seconds"
-            )
-        if not 0 <= self.debounce <= 86_400:
-            raise AttendanceConfigError(
-                f"attendance.debounce: {self.debounce!r} must be from 0 to 86400 seconds"
-            )
-        for serial, value in self.direction.items():
-            try:
-                parse_direction(value, f"attendance.direction.{serial}")
-            except ValueError as exc:
-                raise AttendanceConfigError(str(exc)) from None
+def _directions(value: Mapping[str, str]) -> None:
+    for serial, direction in value.items():
+        parse_direction(direction, repr(serial))
+
+
+class AttendanceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The `[attendance]` table of the receiver's settings (facepush.receiver.settings),
+    checked with them: the file, the key and the problem named at start-up."""
+
+    day_starts: Annotated[
+        str,
+        Option("Local time the attendance day begins (HH:MM).", "HH:MM", check=parse_day_starts),
+    ] = "00:00"
+    debounce: Annotated[
+        float,
+        Option(
+            "Seconds: a person's repeats at one terminal within it are one passage.",
+            "SECONDS",
+            check=_debounce,
+        ),
+    ] = 60.0
+    direction: Annotated[
+        dict[str, str],
+        Option('Terminal serial -> "in", "out" or "both" (default "both").', check=_directions),
+    ] = msgspec.field(default_factory=dict)
 
     @property
     def start(self) -> time:
