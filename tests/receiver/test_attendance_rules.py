@@ -491,6 +491,8 @@ def test_bad_ranges_and_settings_are_named() -> None:
     assert DateRange.parse("2024-01-01", "2024-12-31").last == date(2024, 12, 31)
     with pytest.raises(BadQuery, match="from: '2024-3-1' is not a date"):
         DateRange.parse("2024-3-1", None)
+    with pytest.raises(BadQuery, match="to: '9999-12-31': give a year from 1970 to 9998"):
+        DateRange.parse("2024-01-01", "9999-12-31")
     with pytest.raises(BadQuery, match="from: required"):
         DateRange.parse(None, None)
     with pytest.raises(AttendanceConfigError, match=r"day_starts: '4:00' is not HH:MM"):

@@ -103,6 +103,21 @@ async def test_replies_are_what_the_document_says(serve: Serve) -> None:
     one = await rx.get("/api/events/r:no-time")
     assert one["data"]["occurred_at"] is None
     assert not list(reply_validator(document, "/api/events/{key}").iter_errors(one))
+    # Attendance (the pushed recognition happened on 2023-11-14, UTC) and a direction set.
+    days = await rx.get("/api/attendance", **{"from": "2023-11-13", "to": "2023-11-15"})
+    assert [item["user_id"] for item in days["data"]["items"]] == ["5"]
+    assert not [e.message for e in reply_validator(document, "/api/attendance").iter_errors(days)]
+    async with rx.session.put(
+        rx.url + "/api/devices/PSC700C0MC22F02542", json={"direction": "in"}
+    ) as resp:
+        assert resp.status == 200
+        put = await resp.json()
+    pointer = (
+        "#/paths/~1api~1devices~1%7Bserial%7D/put/responses/200/content/application~1json/schema"
+    )
+    assert jsonschema_rs.Draft202012Validator({**document, "$ref": pointer}).is_valid(put)
+    devices = await rx.get("/api/devices")
+    assert reply_validator(document, "/api/devices").is_valid(devices)
 
     # The check can fail: an undocumented or missing field is caught.
     device = dict(replies["/api/devices"]["data"]["items"][0], replaying_backlog=True)

@@ -42,6 +42,7 @@ Direction = Literal["in", "out", "both"]
 DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
 KNOWN_KINDS = (1, 2)  # employee, visitor
 MAX_DAYS = 366
+_FIRST_YEAR, _LAST_YEAR = 1970, 9998  # days whose bounds are ms a 64-bit column holds
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
@@ -173,9 +174,12 @@ def _date_param(name: str, value: str | None) -> date:
     try:
         if len(value) != 10:
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadQuery(name, f"{value!r} is not a date YYYY-MM-DD") from None
+    if not _FIRST_YEAR <= day.year <= _LAST_YEAR:
+        raise BadQuery(name, f"{value!r}: give a year from {_FIRST_YEAR} to {_LAST_YEAR}")
+    return day
 
 
 @dataclass(frozen=True, slots=True)
