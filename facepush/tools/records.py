@@ -148,6 +148,20 @@ class RecordFactory:
         kind = _pick(rng, _RECOGNITION)
         person = self._person_for(kind)
         passed, abnormal, entry = self._decision(kind, person)
+        return self._record(kind, person, passed, abnormal, entry, self.clock())
+
+    def passage(self, person: Person, at_ms: int, passed: bool = True) -> dict[str, Any]:
+        """A recognition of `person` at `at_ms` (the record's own time): a pass by face,
+        or a denial for a plausible reason."""
+        kind = RecognitionType.VISITOR if person.kind == UserType.VISITOR else person.kind
+        abnormal = AbnormalType.NONE if passed else _pick(self.rng, _ABNORMAL_DENY)
+        entry = EntryMode.FACE if passed else _pick(self.rng, _ENTRY_PASS)
+        return self._record(int(kind), person, passed, abnormal, entry, at_ms)
+
+    def _record(
+        self, kind: int, person: Person | None, passed: bool, abnormal: int, entry: int, at: int
+    ) -> dict[str, Any]:
+        rng = self.rng
         temperature = round(rng.gauss(36.5, 0.25), 1)
         if abnormal == AbnormalType.ABNORMAL_TEMPERATURE:
             temperature = round(rng.uniform(37.6, 38.9), 1)
@@ -169,7 +183,7 @@ class RecordFactory:
             else " ",
             "bodyTemperature": temperature,
             "pass": passed,
-            "timestamp": self.clock() // 1000,
+            "timestamp": at // 1000,
             "user": _user(person),
         }
         return {"type": EventType.RECOGNITION.value, "data": data}

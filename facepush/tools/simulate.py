@@ -86,3 +86,21 @@ async def _hand_over(
     report.accepted += int(reply.get("accepted", 0))
     report.skipped += int(reply.get("skipped", 0))
     report.evicted += int(reply.get("evicted", 0))
+
+
+async def simulate_records(
+    client: TerminalClient,
+    records: list[dict[str, object]],
+    progress: Callable[[int], None] | None = None,
+) -> SimulationReport:
+    """Hand prepared records (e.g. a working day from facepush.tools.workday) to the
+    terminal as they are, their own times kept, in batches of at most MAX_BATCH."""
+    report = SimulationReport()
+    started = time.monotonic()
+    for begin in range(0, len(records), MAX_BATCH):
+        batch = records[begin : begin + MAX_BATCH]
+        await _hand_over(client, batch, report)
+        if progress is not None:
+            progress(len(batch))
+    report.seconds = time.monotonic() - started
+    return report
