@@ -133,30 +133,24 @@ def attendance(fetch: Fetch, query: AttendanceQuery) -> list[AttendanceDay]:
 
 def combine(rows: Iterable[Sequence[Any]], days: Sequence[str]) -> list[AttendanceDay]:
     """Fold the per-terminal rows of the query into one item per person and day."""
-    acc: dict[tuple[int, str], list[Any]] = {}
-    for day, user_id, device, n, first_in, outish, last_in, last_at, name_id, name in rows:
-        key = (int(day), user_id)
-        seen = acc.get(key)
-        if seen is None:
-            acc[key] = [int(n), first_in, outish, last_in, (last_at, name_id), name, set()]
-            seen = acc[key]
-        else:
-            seen[0] += int(n)
-            seen[1] = _least(seen[1], first_in)
-            seen[2] = _greatest(seen[2], outish)
-            seen[3] = _greatest(seen[3], last_in)
-            if (last_at, name_id) > seen[4]:  # the name on the latest recognition
-                seen[4], seen[5] = (last_at, name_id), name
-        if n and device is not None:
-            seen[6].add(device)
+    groups: dict[tuple[int, str], list[Sequence[Any]]] = {}
+    for row in rows:
+        groups.setdefault((row[0], row[1]), []).append(row)
     items = []
-    for key in sorted(acc):  # code-point order of user_id: the same on both databases
-        n, first_in, out, last_in, _, name, devices = acc[key]
+    for key in sorted(groups):  # code-point order of user_id: the same on both databases
+        parts = groups[key]
+        n = sum(int(p[3]) for p in parts)
         if not n:
             continue  # only repeats of passages from before the range
+        first_in = min((p[4] for p in parts if p[4] is not None), default=None)
+        out = max((p[5] for p in parts if p[5] is not None), default=None)
+        last_in = max((p[6] for p in parts if p[6] is not None), default=None)
         last_out = out if out is not None and (first_in is None or out > first_in) else None
-        latest_in = _greatest(first_in, last_in)
-        is_open = first_in is not None and (last_out is None or last_out < latest_in)
+        is_open = first_in is not None and (
+            last_out is None or last_out < (first_in if last_in is None else max(first_in, last_in))
+        )
+        # The name on the latest recognition (by time, then receipt) of the day.
+        name = max(parts, key=lambda p: (p[7], p[8]))[9]
         items.append(
             AttendanceDay(
                 day=days[key[0]],
@@ -165,7 +159,7 @@ def combine(rows: Iterable[Sequence[Any]], days: Sequence[str]) -> list[Attendan
                 first_in=_int(first_in),
                 last_out=_int(last_out),
                 passages=n,
-                devices=tuple(sorted(devices)),
+                devices=tuple(sorted(p[2] for p in parts if p[3] and p[2] is not None)),
                 open=is_open,
             )
         )
@@ -174,11 +168,3 @@ def combine(rows: Iterable[Sequence[Any]], days: Sequence[str]) -> list[Attendan
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def _least(a: Any, b: Any) -> Any:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _greatest(a: Any, b: Any) -> Any:
-    return b if a is None else a if b is None else max(a, b)
