@@ -43,11 +43,13 @@ class Receiver:
         return self.process.stop()
 
 
-def start_receiver(data: Path, token: str = TOKEN, port: int | None = None) -> Receiver:
+def start_receiver(
+    data: Path, token: str = TOKEN, port: int | None = None, extra: tuple[str, ...] = ()
+) -> Receiver:
     """`facepush receiver serve` on a loopback port, answering /healthz."""
     port = port or free_port()
     data.mkdir(parents=True, exist_ok=True)
-    args = ["receiver", "serve", "--listen", f"{LOOPBACK}:{port}", "--data", str(data)]
+    args = ["receiver", "serve", "--listen", f"{LOOPBACK}:{port}", "--data", str(data), *extra]
     process = Process([*args, "--token", token], data / f"receiver-{port}.log")
     url = f"http://{LOOPBACK}:{port}"
     try:

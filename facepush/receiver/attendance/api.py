@@ -122,7 +122,8 @@ class AttendanceApi:
             started = started or bool(text)
             return text
 
-        head = b'{"code":200,"msg":"OK","data":{"items":['
+        zone = getattr(self.zone, "key", None)  # the IANA name; None: the machine's zone
+        head = b'{"code":200,"msg":"OK","data":{"timezone":' + dump_json(zone) + b',"items":['
         headers = {"Content-Type": "application/json; charset=utf-8"}
         return await self._stream(request, headers, encode, head, b"]}}")
 

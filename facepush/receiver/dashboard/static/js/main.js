@@ -3,6 +3,7 @@
 
 import { follow, getJson, onRefused, useToken } from "./api.js";
 import { Alarms } from "./alarms.js";
+import { Attendance } from "./attendance.js";
 import { Detail } from "./detail.js";
 import { Feed } from "./feed.js";
 import { applyWords, currentLang, onLangChange, setLabelTables, t, toggleLang } from "./i18n.js";
@@ -24,6 +25,18 @@ const feed = new Feed(document, { onOpen: open });
 const alarms = new Alarms(document);
 const terminals = new Terminals(document);
 const search = new Search(document, { onOpen: open });
+const attendance = new Attendance(document);
+
+/** The page shown: the live view, or attendance (`#attendance`). */
+function showView() {
+  const view = location.hash === "#attendance" ? "attendance" : "live";
+  for (const node of document.querySelectorAll("[data-view]")) node.hidden = node.dataset.view !== view;
+  for (const link of document.querySelectorAll("[data-view-link]")) {
+    if (link.dataset.viewLink === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (view === "attendance" && !isRefused) attendance.show();
+}
 
 let stopStream = null;
 let timers = [];
@@ -47,7 +60,7 @@ function refuse() {
   for (const timer of timers) clearInterval(timer);
   timers = [];
   main.hidden = true;
-  for (const section of [feed, alarms, terminals, search]) section.clear();
+  for (const section of [feed, alarms, terminals, search, attendance]) section.clear();
   for (const node of document.querySelectorAll("[data-stat]")) node.textContent = "–";
   $('[data-testid="refused"]').hidden = false;
   setConnection("refused");
@@ -91,6 +104,7 @@ async function start() {
   setConnection("connecting");
   setLabelTables(await getJson("/dashboard/labels.json"));
   applyWords();
+  showView();
   await Promise.all([loadStats(), loadFeed(), alarms.load(), terminals.load(), search.run()]);
   stopStream = follow({
     onRecord,
@@ -117,9 +131,11 @@ onLangChange(() => {
   alarms.render();
   terminals.render();
   search.rerender();
+  attendance.rerender();
   detail.rerender();
 });
 langButton.addEventListener("click", toggleLang);
+window.addEventListener("hashchange", showView);
 $('[data-testid="token-form"]').addEventListener("submit", (event) => {
   event.preventDefault();
   const value = event.target.elements.token.value.trim();

@@ -54,6 +54,13 @@ export class Terminals {
         el("td", { title: fmtFull(device.last_seen), text: t("ago", { t: fmtSpan(now - device.last_seen) }) }),
         // Received since midnight in the receiver's time zone, whenever the records happened.
         el("td", { class: "num", "data-testid": "terminal-today", text: device.today.toLocaleString() }),
+        // For attendance: set with PUT /api/devices/{serial}, else in the configuration.
+        el("td", {
+          "data-testid": "terminal-direction",
+          "data-direction": device.direction,
+          title: device.direction_from,
+          text: t(`dir_${device.direction}`),
+        }),
       );
     });
     this.body.replaceChildren(...rows);
