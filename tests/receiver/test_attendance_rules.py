@@ -44,7 +44,7 @@ class P:
     device: str = "GATE-1"
     passed: bool = True
     kind: int | None = 1  # recognitionType
-    name: str = "Anna"
+    name: str | None = "Anna"
     user_type: int | None = 1
     received: str | None = None  # local receipt time (default: the record's own time)
     fold: int = 0  # 1: the second occurrence of a wall time repeated by a DST change
@@ -481,6 +481,18 @@ def test_names_filters_and_late_records(site: Site) -> None:
             False,
         ),
     ]
+
+
+def test_the_name_is_the_days_latest_at_one_terminal_too(site: Site) -> None:
+    passages = [
+        P("2024-03-04 08:00:00", user="20", name="Old Name"),
+        P("2024-03-04 12:00:00", user="20", name="New Name"),  # renamed during the day
+        P("2024-03-04 12:00:30", user="20", name="Newest"),  # a repeat: still the latest
+        P("2024-03-04 08:00:00", user="21", name="Named"),
+        P("2024-03-04 09:00:00", user="21", name=None),  # the latest carries no name
+    ]
+    table = compute(site, passages, KOLKATA, "2024-03-04")
+    assert [(row[1], row[2], row[5]) for row in table] == [("20", "Newest", 2), ("21", None, 2)]
 
 
 def test_bad_ranges_and_settings_are_named() -> None:

@@ -32,25 +32,27 @@ Fetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 # comparisons a row for a year; no join, so no plan that compares every row with every
 # day). `dir`: 0 both, 1 in, 2 out. `+e.type`: not an index term, so that SQLite reads
 # the range through `events (occurred_at)`, not every recognition through
-# `events (type, id)` (PostgreSQL reads it as e.type). `last_row`: the person's latest
-# recognition of the day at this terminal (repeats included), whose name is the day's.
+# `events (type, id)` (PostgreSQL reads it as e.type). The window needs no tie-break:
+# passages at the same ms at one terminal differ by 0, so one of them counts, and which
+# one does not change the result. Names: the lowest and highest of the group, and how
+# many are missing; when they disagree, `combine` looks the name up (rare: a rename
+# during the day), which keeps the name out of the window's sort.
+_PASSAGE = "+e.type = 0 AND e.pass = ? AND e.user_kind IN ({kinds}) AND e.user_id <> ''{filters}"
 _QUERY = """
 WITH located AS (
-    SELECT {day} AS day, e.id, e.user_id, e.device, e.user_name, e.occurred_at,
-        {direction} AS dir
+    SELECT {day} AS day, e.user_id, e.device, e.user_name, e.occurred_at, {direction} AS dir
     FROM events AS e
-    WHERE e.occurred_at >= ? AND e.occurred_at < ? AND +e.type = 0 AND e.pass = ?
-        AND e.user_kind IN ({kinds}) AND e.user_id <> ''{filters}
+    WHERE e.occurred_at >= ? AND e.occurred_at < ? AND {passage}
 ),
 raw AS (
-    SELECT located.*, LAG(occurred_at) OVER w AS prev_at, LEAD(day) OVER w AS next_day
+    SELECT located.*, LAG(occurred_at) OVER (
+        PARTITION BY user_id, device ORDER BY occurred_at
+    ) AS prev_at
     FROM located
-    WINDOW w AS (PARTITION BY user_id, device ORDER BY occurred_at, id)
 ),
 marked AS (
     SELECT raw.*,
-        CASE WHEN prev_at IS NULL OR occurred_at - prev_at > ? THEN 1 ELSE 0 END AS counted,
-        CASE WHEN next_day IS NULL OR next_day <> day THEN 1 ELSE 0 END AS last_row
+        CASE WHEN prev_at IS NULL OR occurred_at - prev_at > ? THEN 1 ELSE 0 END AS counted
     FROM raw
     WHERE day > 0
 )
@@ -58,11 +60,15 @@ SELECT day, user_id, device, SUM(counted),
     MIN(CASE WHEN counted = 1 AND dir <> 2 THEN occurred_at END),
     MAX(CASE WHEN counted = 1 AND dir <> 1 THEN occurred_at END),
     MAX(CASE WHEN counted = 1 AND dir = 1 THEN occurred_at END),
-    MAX(occurred_at),
-    MAX(CASE WHEN last_row = 1 THEN id END),
-    MAX(CASE WHEN last_row = 1 THEN user_name END)
+    MAX(occurred_at), MIN(user_name), MAX(user_name), COUNT(*) - COUNT(user_name)
 FROM marked
 GROUP BY day, user_id, device
+"""
+# The name on a person's latest recognition at `occurred_at` (the latest received first).
+_NAME = """
+SELECT e.user_name FROM events AS e
+WHERE e.user_id = ? AND e.occurred_at = ? AND {passage}
+ORDER BY e.id DESC LIMIT 1
 """
 
 
@@ -86,20 +92,22 @@ def statement(query: AttendanceQuery) -> tuple[str, list[Any], list[str]]:
     # edges[i] starts day index i; the lead-in catches repeats of passages just before.
     edges = [bounds[0][1] - query.debounce_ms] + [lo for _, lo, _ in bounds] + [bounds[-1][2]]
     direction, params = _direction_case(query.directions)
-    params += [edges[0], edges[-1], True]
+    passage, passage_params = _passage(query)
+    params += [edges[0], edges[-1], *passage_params, query.debounce_ms]
+    sql = _QUERY.format(day=_search(edges, 0, len(edges) - 1), direction=direction, passage=passage)
+    return sql, params, ["", *(day for day, _, _ in bounds)]
+
+
+def _passage(query: AttendanceQuery) -> tuple[str, list[Any]]:
+    """The condition a stored record must meet to be one of the query's passages."""
     filters = ""
+    params: list[Any] = [True]
     for column, value in (("user_id", query.user_id), ("device", query.device)):
         if value is not None:
             filters += f" AND e.{column} = ?"
             params.append(value)
-    params.append(query.debounce_ms)
-    sql = _QUERY.format(
-        day=_search(edges, 0, len(edges) - 1),
-        direction=direction,
-        kinds=", ".join(str(k) for k in KNOWN_KINDS),
-        filters=filters,
-    )
-    return sql, params, ["", *(day for day, _, _ in bounds)]
+    kinds = ", ".join(str(k) for k in KNOWN_KINDS)
+    return _PASSAGE.format(kinds=kinds, filters=filters), params
 
 
 def _search(edges: list[int], lo: int, hi: int) -> str:
@@ -128,39 +136,73 @@ def _direction_case(directions: Mapping[str, Direction]) -> tuple[str, list[Any]
 def attendance(fetch: Fetch, query: AttendanceQuery) -> list[AttendanceDay]:
     """One item per person and day of `query`, ordered by day and user_id."""
     sql, params, days = statement(query)
-    return combine(fetch(sql, params), days)
+    passage, passage_params = _passage(query)
+    name_sql = _NAME.format(passage=passage)
+
+    def name_at(user_id: str, at: int) -> str | None:
+        rows = fetch(name_sql, [user_id, at, *passage_params])
+        return rows[0][0] if rows else None
+
+    return combine(fetch(sql, params), days, name_at)
 
 
-def combine(rows: Iterable[Sequence[Any]], days: Sequence[str]) -> list[AttendanceDay]:
-    """Fold the per-terminal rows of the query into one item per person and day."""
-    groups: dict[tuple[int, str], list[Sequence[Any]]] = {}
-    for row in rows:
-        groups.setdefault((row[0], row[1]), []).append(row)
+def combine(
+    rows: Iterable[Sequence[Any]],
+    days: Sequence[str],
+    name_at: Callable[[str, int], str | None],
+) -> list[AttendanceDay]:
+    """Fold the per-terminal rows of the query into one item per person and day: the
+    earliest in, the latest out and in, the sum of passages, the terminals, and the name
+    of the terminal that saw the latest recognition (looked up when it is not plain)."""
+    acc: dict[tuple[int, str], list[Any]] = {}
+    for day, user_id, device, n, first_in, out, last_in, last_at, low, high, missing in rows:
+        seen = acc.get((day, user_id))
+        devices = [device] if n and device is not None else []
+        if seen is None:
+            acc[(day, user_id)] = [
+                n,
+                first_in,
+                out,
+                last_in,
+                last_at,
+                (low, high, missing),
+                devices,
+            ]
+            continue
+        seen[0] += n
+        if first_in is not None and (seen[1] is None or first_in < seen[1]):
+            seen[1] = first_in
+        if out is not None and (seen[2] is None or out > seen[2]):
+            seen[2] = out
+        if last_in is not None and (seen[3] is None or last_in > seen[3]):
+            seen[3] = last_in
+        if last_at > seen[4]:
+            seen[4], seen[5] = last_at, (low, high, missing)
+        elif last_at == seen[4]:
+            seen[5] = None  # two terminals at the same ms: looked up
+        seen[6] += devices
     items = []
-    for key in sorted(groups):  # code-point order of user_id: the same on both databases
-        parts = groups[key]
-        n = sum(int(p[3]) for p in parts)
+    for (day, user_id), (n, first_in, out, last_in, last_at, names, devices) in sorted(
+        acc.items()  # code-point order of user_id: the same on both databases
+    ):
         if not n:
             continue  # only repeats of passages from before the range
-        first_in = min((p[4] for p in parts if p[4] is not None), default=None)
-        out = max((p[5] for p in parts if p[5] is not None), default=None)
-        last_in = max((p[6] for p in parts if p[6] is not None), default=None)
         last_out = out if out is not None and (first_in is None or out > first_in) else None
-        is_open = first_in is not None and (
-            last_out is None or last_out < (first_in if last_in is None else max(first_in, last_in))
-        )
-        # The name on the latest recognition (by time, then receipt) of the day.
-        name = max(parts, key=lambda p: (p[7], p[8]))[9]
+        latest_in = first_in if last_in is None or last_in < first_in else last_in
+        if names is not None and names[0] == names[1] and (names[2] == 0 or names[0] is None):
+            name = names[0]
+        else:  # a rename during the day, or names missing on some of its records
+            name = name_at(user_id, int(last_at))
         items.append(
             AttendanceDay(
-                day=days[key[0]],
-                user_id=key[1],
+                day=days[day],
+                user_id=user_id,
                 name=name,
                 first_in=_int(first_in),
                 last_out=_int(last_out),
-                passages=n,
-                devices=tuple(sorted(p[2] for p in parts if p[3] and p[2] is not None)),
-                open=is_open,
+                passages=int(n),
+                devices=tuple(sorted(devices)),
+                open=first_in is not None and (last_out is None or last_out < latest_in),
             )
         )
     return items
