@@ -39,7 +39,7 @@ from facepush.receiver.errors import BadQuery, StoreUnavailable
 from facepush.receiver.store import Store
 from facepush.web import envelope
 
-CHUNK_DAYS = 31
+CHUNK_DAYS = 7
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PARAMS = frozenset({"from", "to", "user_id", "device", "token"})
 
