@@ -45,11 +45,12 @@ def _register() -> None:
     from facepush.device.cli import device
     from facepush.receiver.cli import receiver
     from facepush.tools.cli import COMMANDS
+    from facepush.tools.simulate_cli import simulate
     from facepush.tools.terminal_cli import COMMANDS as TERMINAL_COMMANDS
 
     main.add_command(device)
     main.add_command(receiver)
-    for command in COMMANDS + TERMINAL_COMMANDS:
+    for command in [*COMMANDS, simulate, *TERMINAL_COMMANDS]:
         main.add_command(command)
 
 

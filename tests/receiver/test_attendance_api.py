@@ -221,6 +221,10 @@ async def test_csv_and_xlsx(serve: Serve) -> None:
         ({"from": "04.03.2024"}, "from: '04.03.2024' is not a date YYYY-MM-DD"),
         ({"from": "2024-03-04", "user_id": ""}, "user_id: must not be empty"),
         ({"from": "2024-03-04", "person": "7"}, "person: unknown parameter"),
+        ({"from": "2024-W10-1"}, "from: '2024-W10-1' is not a date YYYY-MM-DD"),
+        ({"from": "20240304xx"}, "from: '20240304xx' is not a date YYYY-MM-DD"),
+        ({"from": "２０２４-03-04"}, "from: '２０２４-03-04' is not a date YYYY-MM-DD"),
+        ({"from": "2024-03-04", "user_id": "a\x00b"}, "user_id: contains NUL"),
     ],
 )
 async def test_bad_queries_are_named_400s(serve: Serve, query: dict[str, str], msg: str) -> None:
@@ -243,6 +247,8 @@ async def test_bad_directions_are_named(serve: Serve) -> None:
     assert (status, reply["msg"]) == (400, "name: unknown field (only direction can be set)")
     status, reply = await put(rx, "LOBBY", ["in"])
     assert status == 400 and reply["msg"].startswith("body: expected")
+    status, reply = await put(rx, "LOB%00BY", {"direction": "in"})
+    assert status == 400 and reply["msg"].startswith("serial: contains NUL"), reply
     status, reply = await put(rx, "GATE-NEVER-SEEN", {"direction": "in"})
     assert status == 404 and "[attendance.direction]" in reply["msg"]
     # A management write: JSON only, and never from another site.

@@ -43,7 +43,8 @@ DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
 KNOWN_KINDS = (1, 2)  # employee, visitor
 MAX_DAYS = 366
 _FIRST_YEAR, _LAST_YEAR = 1970, 9998  # days whose bounds are ms a 64-bit column holds
-_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 def parse_direction(value: object, where: str) -> Direction:
@@ -172,8 +173,8 @@ def _date_param(name: str, value: str | None) -> date:
     if value is None or value == "":
         raise BadQuery(name, "required: a local date YYYY-MM-DD")
     try:
-        if len(value) != 10:
-            raise ValueError
+        if not _DATE.fullmatch(value):
+            raise ValueError  # date.fromisoformat also takes 20240101, 2024-W01-1, ...
         day = date.fromisoformat(value)
     except ValueError:
         raise BadQuery(name, f"{value!r} is not a date YYYY-MM-DD") from None
