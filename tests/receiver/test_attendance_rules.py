@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,15 +19,16 @@ from facepush.protocol import decode_push
 from facepush.receiver import Store
 from facepush.receiver.attendance import AttendanceQuery, AttendanceSettings, DateRange
 from facepush.receiver.attendance.rules import (
-    AttendanceConfigError,
     Direction,
     Passage,
     day_bounds,
     day_of,
     reference,
 )
-from facepush.receiver.errors import BadQuery
+from facepush.receiver.errors import BadQuery, ReceiverConfigError
 from facepush.receiver.records import incoming
+from facepush.receiver.settings import ReceiverSettings
+from facepush.settings import load
 from tests.receiver.helpers import body, recognition
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -507,14 +509,52 @@ def test_bad_ranges_and_settings_are_named() -> None:
         DateRange.parse("2024-01-01", "9999-12-31")
     with pytest.raises(BadQuery, match="from: required"):
         DateRange.parse(None, None)
-    with pytest.raises(AttendanceConfigError, match=r"day_starts: '4:00' is not HH:MM"):
-        AttendanceSettings(day_starts="4:00")
-    with pytest.raises(AttendanceConfigError, match=r"day_starts: '24:00' is not HH:MM"):
-        AttendanceSettings(day_starts="24:00")
-    with pytest.raises(AttendanceConfigError, match=r"direction.GATE-1: 'inside' is not"):
-        AttendanceSettings(direction={"GATE-1": "inside"})
-    with pytest.raises(AttendanceConfigError, match="debounce: -1 must be from 0"):
-        AttendanceSettings(debounce=-1)
+    # [attendance] is checked with the receiver's settings: in code, and from a file.
+    for table, msg in (
+        (AttendanceSettings(day_starts="4:00"), "attendance.day_starts: '4:00' is not HH:MM"),
+        (AttendanceSettings(day_starts="24:00"), "attendance.day_starts: '24:00' is not HH:MM"),
+        (AttendanceSettings(debounce=-1), "attendance.debounce: -1 must be from 0 to 86400"),
+        (
+            AttendanceSettings(direction={"GATE-1": "inside"}),
+            "attendance.direction: 'GATE-1': 'inside' is not a direction",
+        ),
+    ):
+        with pytest.raises(ReceiverConfigError) as info:
+            ReceiverSettings(attendance=table)
+        assert str(info.value).startswith(msg), info.value
+
+
+@pytest.mark.parametrize(
+    ("toml", "msg"),
+    [
+        ('day_starts = "4am"', "attendance.day_starts: '4am' is not HH:MM"),
+        ("debounse = 60", "attendance: unknown key 'debounse' (did you mean 'debounce'?)"),
+        ('debounce = "1m"', "attendance.debounce: expected a number, got a string"),
+        (
+            '[attendance.direction]\n"GATE-1" = "sideways"',
+            "attendance.direction: 'GATE-1': 'sideways'",
+        ),
+    ],
+)
+def test_a_bad_attendance_table_is_named_with_its_file(tmp_path: Path, toml: str, msg: str) -> None:
+    path = tmp_path / "receiver.toml"
+    path.write_text(f"[attendance]\n{toml}\n")
+    with pytest.raises(ReceiverConfigError) as info:
+        load(ReceiverSettings, config=path, env={})
+    assert str(info.value).startswith(f"{path}: {msg}"), info.value
+
+
+def test_the_attendance_table_is_read_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "receiver.toml"
+    path.write_text(
+        'timezone = "Europe/Berlin"\n[attendance]\nday_starts = "04:00"\ndebounce = 30\n'
+        '[attendance.direction]\n"GATE-IN-01" = "in"\n'
+    )
+    settings = load(ReceiverSettings, config=path, env={})
+    assert settings.attendance == AttendanceSettings(
+        day_starts="04:00", debounce=30, direction={"GATE-IN-01": "in"}
+    )
+    assert settings.attendance.start == time(4) and settings.attendance.debounce_ms == 30_000
 
 
 def test_an_older_database_is_backfilled_from_the_stored_fields(

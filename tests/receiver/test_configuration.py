@@ -99,8 +99,8 @@ def refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Refused:
             "version of facepush",
         ),
         (
-            "[attendance]\ndebounce = 60",
-            "receiver.toml: attendance: [attendance] is not supported yet",
+            "[attendance]\ndebounce = -5",
+            "receiver.toml: attendance.debounce: -5 must be from 0 to 86400 seconds",
         ),
         (
             'listen = "127.0.0.1:1"\nlate_after 300\n',
