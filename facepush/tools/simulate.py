@@ -92,10 +92,12 @@ async def simulate_records(
     client: TerminalClient,
     records: list[dict[str, object]],
     progress: Callable[[int], None] | None = None,
+    seed: int = 0,
 ) -> SimulationReport:
     """Hand prepared records (e.g. a working day from facepush.tools.workday) to the
-    terminal as they are, their own times kept, in batches of at most MAX_BATCH."""
-    report = SimulationReport()
+    terminal as they are, their own times kept, in batches of at most MAX_BATCH; `seed`:
+    the one they were made with, for the report."""
+    report = SimulationReport(seed=seed)
     started = time.monotonic()
     for begin in range(0, len(records), MAX_BATCH):
         batch = records[begin : begin + MAX_BATCH]

@@ -70,16 +70,17 @@ def simulate(
     **opts: Any,
 ) -> None:
     """Feed realistic recognition and alarm records into a terminal's push service."""
-    site = {"seed": chosen_seed(seed), "device_sn": sn, "images": images, "employees": people}
-    site["visitors"] = max(1, people // 5)
-    factory = RecordFactory(**site)  # type: ignore[arg-type]
+    chosen = chosen_seed(seed)
+    site: dict[str, Any] = {"seed": chosen, "device_sn": sn, "images": images}
+    site.update(employees=people, visitors=max(1, people // 5))
+    factory = RecordFactory(**site)
     records = _working_day(site, day, timezone, count, rate) if day else None
     total = len(records) if records is not None else count or 100
     show_bar = total >= 500 and not as_json and sys.stderr.isatty()
 
     async def hand(terminal: TerminalClient, progress: Callable[[int], None] | None) -> Any:
         if records is not None:
-            return await simulate_records(terminal, records, progress=progress)
+            return await simulate_records(terminal, records, progress, chosen)
         return await run_simulation(terminal, factory, total, rate, progress=progress)
 
     async def feed() -> Any:
