@@ -6,7 +6,7 @@ stream and clock;
 `Deliverer` is the delivery loop on its own, for tools that emulate many terminals.
 """
 
-from facepush.device.backoff import Backoff
+from facepush.backoff import Backoff
 from facepush.device.clock import TerminalClock
 from facepush.device.delivery import Deliverer, DeliveryStats
 from facepush.device.errors import (

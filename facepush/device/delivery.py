@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from facepush.device.backoff import Backoff
+from facepush.backoff import Backoff
 from facepush.device.outbox import ALARM, RECOGNITION, Outbox, StoredRecord
 from facepush.device.sender import Attempt, Destination, post_record
 from facepush.device.store import StoreRunner

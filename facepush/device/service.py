@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from facepush.device.backoff import Backoff
+from facepush.backoff import Backoff
 from facepush.device.clock import TerminalClock
 from facepush.device.config import DataDir
 from facepush.device.delivery import Deliverer

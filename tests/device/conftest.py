@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from facepush.device.backoff import Backoff
+from facepush.backoff import Backoff
 from facepush.device.service import PushService
 from facepush.device.settings import DeviceSettings
 from tests.device.standin import StandIn

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facepush.device.backoff import Backoff
+from facepush.backoff import Backoff
 from tests.device.conftest import ServiceFactory, eventually
 from tests.device.records import akey, alarm, recognition, rkey
 from tests.device.standin import StandIn

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from facepush.device.backoff import Backoff
+from facepush.backoff import Backoff
 from facepush.device.window import AdaptiveWindow, FixedWindow
 
 

@@ -1,6 +1,9 @@
 """Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And
 Jitter"): a fleet of terminals coming back at once spreads out instead of retrying in
-lockstep. The delay is uniform in [0, min(cap, base * 2**n)]."""
+lockstep. The delay is uniform in [0, min(cap, base * 2**n)].
+
+Shared by both sides (a terminal's push service, the receiver's forwarding), which never
+import each other: it lives here, beside them."""
 
 from __future__ import annotations
 
