@@ -74,6 +74,8 @@ def _event(item: Item) -> Incoming:
 
 
 class PostgresStore(sql.SqlStore):
+    dialect = "postgresql"
+
     def __init__(self, url: str, zone: tzinfo | None = None) -> None:
         self.url = url
         self.zone = zone
@@ -97,6 +99,11 @@ class PostgresStore(sql.SqlStore):
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {_one_line(exc)}") from None
         return conn
+
+    def connect(self, autocommit: bool = True) -> psycopg.Connection[Any]:
+        """A new connection of the caller's own, on this store's schema; raises
+        StoreUnavailable. (Forwarding holds its leases and writes its positions on one.)"""
+        return self._connect(autocommit)
 
     def _writer_conn(self) -> psycopg.Connection[Any]:
         if self._writer is None or self._writer.closed:

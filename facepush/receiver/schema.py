@@ -10,6 +10,8 @@ from typing import Literal
 from facepush.receiver import days
 
 Dialect = Literal["sqlite", "postgresql"]
+# A statement for every dialect, or (dialect, statement) for one dialect only.
+Statement = str | tuple[Dialect, str]
 
 # The types that differ between the dialects; the rest of the DDL is shared.
 _TYPES: dict[Dialect, dict[str, str]] = {
@@ -27,7 +29,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
     },
 }
 
-_V1 = [
+_V1: list[Statement] = [
     """CREATE TABLE events (
         id {serial},
         key TEXT NOT NULL UNIQUE,
@@ -87,7 +89,7 @@ _V1 = [
 # v2: records received per terminal and local calendar day of receipt (the receiver's time
 # zone), kept by the writer in the same transaction as the records: `today` on /api/devices
 # is then one row per terminal to read, however many records the day holds.
-_V2 = [
+_V2: list[Statement] = [
     """CREATE TABLE device_days (
         serial TEXT NOT NULL,
         day TEXT NOT NULL,
@@ -100,7 +102,7 @@ _V2 = [
 # recognitionType, or user.type without it) and the matched name, as columns, so that the
 # store can group passages without reading JSON; an index for one person's days; and the
 # direction of a terminal set through the API (PUT /api/devices/{serial}).
-_V3 = [
+_V3: list[Statement] = [
     "ALTER TABLE events ADD COLUMN user_kind {big}",
     "ALTER TABLE events ADD COLUMN user_name TEXT",
     "CREATE INDEX events_user_occurred ON events (user_id, occurred_at) WHERE user_id IS NOT NULL",
@@ -111,7 +113,46 @@ _V3 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+
+# v4: forwarding (facepush.receiver.forward). Each sink's durable position, kept under its
+# name: the cursor (xid, id) of the last record of the contiguous acknowledged prefix, and
+# its counters. Records a sink refused for good are set aside per sink, replayable.
+# PostgreSQL only: each event row carries the id of the transaction that inserted it
+# (`xid`, from pg_current_xact_id()); forwarding reads rows in (xid, id) order and only
+# below the snapshot's xmin, where no transaction can still commit (see
+# facepush/receiver/forward/positions.py). Rows stored before keep xid 0: all finished.
+_V4: list[Statement] = [
+    """CREATE TABLE forward_positions (
+        sink TEXT PRIMARY KEY,
+        xid {big} NOT NULL,
+        id {big} NOT NULL,
+        forwarded {big} NOT NULL,
+        skipped {big} NOT NULL,
+        last_forwarded_at {big},
+        last_error TEXT,
+        holder TEXT,
+        updated_at {big} NOT NULL
+    )""",
+    """CREATE TABLE forward_set_aside (
+        sink TEXT NOT NULL,
+        event_id {big} NOT NULL,
+        key TEXT NOT NULL,
+        error TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        set_aside_at {big} NOT NULL,
+        replay {bool} NOT NULL,
+        PRIMARY KEY (sink, event_id)
+    )""",
+    ("postgresql", "ALTER TABLE events ADD COLUMN xid BIGINT NOT NULL DEFAULT 0"),
+    # Set after the column exists: the rows already stored keep 0 (no table rewrite).
+    (
+        "postgresql",
+        "ALTER TABLE events ALTER COLUMN xid SET DEFAULT (pg_current_xact_id()::text::bigint)",
+    ),
+    ("postgresql", "CREATE INDEX events_xid ON events (xid, id)"),
+]
+
+MIGRATIONS: list[list[Statement]] = [_V1, _V2, _V3, _V4]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (
@@ -122,7 +163,14 @@ MIGRATIONS_TABLE = (
 
 def statements(version: int, dialect: Dialect) -> list[str]:
     """The DDL of migration `version` (1-based) in `dialect`."""
-    return [s.format(**_TYPES[dialect]) for s in MIGRATIONS[version - 1]]
+    out = []
+    for statement in MIGRATIONS[version - 1]:
+        if isinstance(statement, tuple):
+            only, statement = statement
+            if only != dialect:
+                continue
+        out.append(statement.format(**_TYPES[dialect]))
+    return out
 
 
 # v3's backfill from the stored JSON fields. On PostgreSQL a row whose text holds an

@@ -6,7 +6,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -15,6 +15,7 @@ from facepush.receiver.attendance import sql as attendance_sql
 from facepush.receiver.attendance.rules import DIRECTIONS, AttendanceDay, Direction
 from facepush.receiver.attendance.sql import AttendanceQuery
 from facepush.receiver.records import image_url
+from facepush.receiver.schema import Dialect
 from facepush.receiver.store import (
     EventFilter,
     EventRow,
@@ -170,6 +171,7 @@ class SqlStore(Store):
 
     # How the dialect counts the bytes of a text value (SQLite 3.40 has no octet_length).
     OCTETS = "octet_length({})"
+    dialect: ClassVar[Dialect]
 
     @abc.abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -214,6 +216,11 @@ class SqlStore(Store):
             ids[:taken],
         )
         return Page([to_event(r) for r in found], more)
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query (`?` placeholders) on the calling thread's own reader
+        connection: a thread of its own (forwarding's) gets a connection of its own."""
+        return self._fetch(sql, params)
 
     def events(self, flt: EventFilter, before_id: int | None, limit: int) -> list[EventRow]:
         where, params = event_where(flt, before_id)

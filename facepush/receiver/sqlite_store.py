@@ -12,6 +12,7 @@ waiting on it with it.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -56,6 +57,7 @@ def _event(item: Item) -> Incoming:
 
 class SQLiteStore(sql.SqlStore):
     OCTETS = "length(CAST({} AS BLOB))"
+    dialect = "sqlite"
 
     def __init__(self, url: str, zone: tzinfo | None = None) -> None:
         self.url = url
@@ -121,6 +123,12 @@ class SQLiteStore(sql.SqlStore):
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def write_transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A transaction on the one writer connection, between the writer's batches (the
+        same lock): a small write of another part (forwarding's positions) never waits in
+        SQLite's busy handler, and never makes the writer wait in it either."""
+        return self._transaction()
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
