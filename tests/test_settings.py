@@ -84,7 +84,7 @@ def test_tables_are_typed_checked_and_named_from_1(tmp_path: Path) -> None:
         "sink[1]: unknown key 'ulr' (did you mean 'url'?)"
     )
     assert error_of(tmp_path, '[[sink]]\nurl = "http://x"\n').endswith(
-        "sink[1]: object missing required field `name`"
+        "sink[1]: the required key 'name' is missing"
     )
     assert error_of(tmp_path, '[sink]\nname = "a"\n').endswith("sink: expected a list, got a table")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
 from facepush.protocol.signing import parse_secret
 from facepush.protocol.times import now_ms
 from facepush.receiver import dashboard
@@ -21,13 +22,15 @@ from facepush.receiver.auth import token_middleware
 from facepush.receiver.backends import open_store
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
+from facepush.receiver.forward import api as forward_api
+from facepush.receiver.forward.service import Forwarding
 from facepush.receiver.health import Health
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.settings import ReceiverSettings, Tuning
-from facepush.receiver.store import Store
+from facepush.receiver.store import Incoming, Store
 from facepush.receiver.stream import Broadcaster
 from facepush.sitepolicy import SitePolicy, add_headers, allowed_hosts_for
 from facepush.sitepolicy import middleware as site_policy
@@ -68,7 +71,18 @@ def create_app(
         )
     metrics = ReceiverMetrics()
     broadcaster = Broadcaster(tuning.keepalive_s, tuning.stream_buffer_bytes)
-    writer = Writer(store, metrics, on_stored=broadcaster.publish)
+    try:
+        forwarding = Forwarding(settings.forward, store, tuning.forward)
+    except BaseException:
+        if owned:
+            store.close()
+        raise
+
+    def stored(items: list[Incoming]) -> None:
+        broadcaster.publish(items)
+        forwarding.wake()  # only a wake-up: forwarding reads the store on its own
+
+    writer = Writer(store, metrics, on_stored=stored)
     queries = Queries(
         store,
         metrics,
@@ -123,7 +137,15 @@ def create_app(
     app.router.add_get("/api/export.csv", export)
     app.router.add_get("/api/images/{id}", queries.image)
     app.router.add_get("/api/stream", broadcaster.handle)
-    app.router.add_get("/metrics", queries.metrics_text)
+
+    async def metrics_text(request: web.Request) -> web.Response:
+        extra = await queries.run(forwarding.metrics_text)
+        response = web.Response(text=metrics.render() + extra)
+        response.headers["Content-Type"] = METRICS_TYPE
+        return response
+
+    app.router.add_get("/metrics", metrics_text)
+    forward_api.add_routes(app, forwarding, queries.pool)
     app.router.add_get("/healthz", health.handle)
     app.router.add_get("/openapi.yaml", _openapi)
     dashboard.add_routes(app)
@@ -132,6 +154,7 @@ def create_app(
 
     async def startup(app: web.Application) -> None:
         writer.start()
+        forwarding.start()
         if settings.keep_images is not None:
             purge_task.append(asyncio.create_task(_purge_loop(app, settings.keep_images)))
 
@@ -143,8 +166,10 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await forwarding.stop()
         await writer.stop()
         queries.pool.shutdown(wait=True)
+        forwarding.close()
         health.close()
         if owned:
             store.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, ClassVar
@@ -25,6 +25,8 @@ from facepush.receiver.attendance.rules import AttendanceSettings
 from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
 from facepush.receiver.errors import ReceiverConfigError
+from facepush.receiver.forward.settings import ForwardSettings, check_names
+from facepush.receiver.forward.tuning import Tuning as ForwardTuning
 from facepush.settings import Option, Settings
 from facepush.web import is_loopback
 
@@ -89,7 +91,6 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
 
     error = ReceiverConfigError
     planned: ClassVar[Mapping[str, str]] = {
-        "forward": "[[forward]] (forwarding)",
         "terminal": "[[terminal]] (managed terminals)",
         "terminal_poll": "terminal_poll (managed terminals)",
         "reconcile_every": "reconcile_every (managed terminals)",
@@ -178,6 +179,16 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     ] = ()
     # [attendance] (docs/attendance.md): a table, written in the file only.
     attendance: AttendanceSettings = msgspec.field(default_factory=AttendanceSettings)
+    forward: Annotated[
+        tuple[ForwardSettings, ...],
+        Option(
+            "Forward every stored record to this sink (mqtt://, mqtts://, nats://, http://, "
+            "https://), with the defaults; see docs/forwarding.md.",
+            "URL",
+            check=check_names,
+            from_text=ForwardSettings.from_url,
+        ),
+    ] = ()
     chaos: Annotated[
         str | None,
         Option(
@@ -214,6 +225,8 @@ class Tuning:
     # Byte bounds of API pages and export chunks, and of each stream client's buffer.
     page_bytes: int = PAGE_BYTES
     stream_buffer_bytes: int = STREAM_BUFFER_BYTES
+    # Forwarding's intervals (save, poll, lease, backoff).
+    forward: ForwardTuning = field(default_factory=ForwardTuning)
 
 
 def default_db_url(data: Path) -> str:

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from facepush.errors import FacepushError
+from facepush.redact import redact
 from facepush.settings.load import load
 from facepush.settings.model import (
     Option,
@@ -37,8 +39,11 @@ def click_options(cls: type[Settings]) -> Callable[[F], F]:
     def decorate(command: F) -> F:
         params = [_config_option()]
         for name, hint in fields_of(cls).items():
-            if not is_table(hint):  # a table is written in the file only
+            if not is_table(hint):
                 params.append(_click_option(cls, name, hint))
+            elif (option := option_of(hint)) is not None and option.from_text is not None:
+                params.append(_table_option(name, option))
+            # (any other table is written in the file only)
         for param in reversed(params):
             command = param(command)
         return command
@@ -54,7 +59,28 @@ def from_click(cls: type[S], ctx: click.Context) -> S:
         for name, value in ctx.params.items()
         if name != "config" and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
     }
+    fields = fields_of(cls)
+    for name, value in given.items():
+        option = option_of(fields[name])
+        if is_table(fields[name]) and option is not None and option.from_text is not None:
+            given[name] = tuple(_item(cls, name, option.from_text, text) for text in value)
     return load(cls, ctx.params.get("config"), os.environ, given)
+
+
+def _item(cls: type[Settings], name: str, make: Callable[[str], Any], text: str) -> Any:
+    try:
+        return make(text)
+    except (ValueError, FacepushError) as exc:
+        raise cls.error(f"{flag(name)} {redact(text)!r}: {exc}") from None
+
+
+def _table_option(name: str, option: Option) -> Callable[[F], F]:
+    """A table's command-line form: repeatable, one item per use; given, it stands for the
+    file's tables (the command line wins, as for every option)."""
+    help_text = f"{option.help}  [repeatable; config key: {name}, as [[{name}]] tables]"
+    return click.option(
+        flag(name), name, multiple=True, metavar=option.metavar, help=help_text, default=()
+    )
 
 
 def _config_option() -> Callable[[F], F]:

@@ -41,6 +41,9 @@ def reword(problem: str, hint: Any, path: str) -> str:
     if unknown:
         known = list(getattr(_type_at(hint, path), "__struct_fields__", ()))
         return f"unknown key {unknown.group(1)!r}{did_you_mean(unknown.group(1), known)}"
+    missing = re.fullmatch(r"Object missing required field `([^`]+)`", problem)
+    if missing:
+        return f"the required key {missing.group(1)!r} is missing"
     bad_choice = re.fullmatch(r"Invalid enum value (.*)", problem)
     if bad_choice:
         choices = _choices(_type_at(hint, path))

@@ -27,6 +27,9 @@ class Option:
     check: Callable[[Any], object] | None = None
     # The default as --help shows it, when the value itself would not say it.
     shown_default: str | None = None
+    # A table that may also be given on the command line: one item per use of the option,
+    # made from its text (`--forward URL`); raises ValueError (or a FacepushError).
+    from_text: Callable[[str], Any] | None = None
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

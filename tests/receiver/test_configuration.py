@@ -94,9 +94,23 @@ def refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Refused:
         ('token = "short"', "receiver.toml: token: must be at least 16 characters, got 5"),
         ('chaos = "explode=1"', "receiver.toml: chaos: unknown name 'explode'"),
         (
-            '[[forward]]\nname = "ha"\nurl = "mqtt://127.0.0.1:1883"',
-            "receiver.toml: forward: [[forward]] (forwarding) is not supported yet by this "
-            "version of facepush",
+            '[[forward]]\nname = "ha"\nurl = "ftp://127.0.0.1:21"',
+            "receiver.toml: forward[1].url: unknown scheme in 'ftp://127.0.0.1:21': expected "
+            "one of mqtt://, mqtts://, nats://, http://, https://",
+        ),
+        (
+            '[[forward]]\nurl = "mqtt://127.0.0.1:1883"',
+            "receiver.toml: forward[1]: the required key 'name' is missing",
+        ),
+        (
+            '[[forward]]\nname = "ha"\nurl = 1',
+            "receiver.toml: forward[1].url: expected a string, got an integer",
+        ),
+        (
+            '[[forward]]\nname = "ha"\nurl = "mqtt://a"\n[[forward]]\nname = "ha"\n'
+            'url = "nats://b"',
+            "receiver.toml: forward: [[forward]] tables 1 and 2 are both named 'ha'; each sink "
+            "needs a name of its own",
         ),
         (
             "[attendance]\ndebounce = -5",

@@ -1,0 +1,211 @@
+"""MQTT (`mqtt://`, `mqtts://`; MQTT 3.1.1, or 5 with `?protocol=5`), with aiomqtt.
+
+Each record goes to `{topic}/{device}/recognition|alarm` at QoS 1, not retained, and is
+done when the broker's PUBACK arrives. `{topic}/{device}/availability` holds `online`
+(retained) once a terminal's record was sent on this connection, and `offline` after a
+clean stop; `{topic}/availability` is this receiver's (its last will: `offline`).
+All of a window's publishes travel in order on the one connection. With
+`homeassistant = true`, also Home Assistant's discovery and entities (homeassistant.py).
+
+A lost connection fails every publish waiting for its PUBACK at once (not after the
+timeout): the forwarder reconnects and sends them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+
+from facepush.receiver.forward import homeassistant as ha
+from facepush.receiver.forward.record import Record
+from facepush.receiver.forward.settings import ForwardSettings
+from facepush.receiver.forward.sink import Sink, SinkUnavailable
+from facepush.redact import redact
+from facepush.tls import client_context
+
+_PROTOCOLS = {"3.1.1": aiomqtt.ProtocolVersion.V311, "5": aiomqtt.ProtocolVersion.V5}
+_REFUSED = {
+    4: "the broker refused the user name or password",
+    5: "the broker refused: not authorised",
+    134: "the broker refused the user name or password",
+    135: "the broker refused: not authorised",
+}
+
+
+def client_options(settings: ForwardSettings) -> dict[str, Any]:
+    """aiomqtt.Client's arguments for the sink's URL."""
+    parts = urlsplit(settings.url)
+    tls = parts.scheme == "mqtts"
+    protocol = parse_qs(parts.query).get("protocol", ["3.1.1"])[-1]
+    if protocol not in _PROTOCOLS:
+        raise SinkUnavailable(f"?protocol={protocol}: expected 3.1.1 or 5")
+    return {
+        "hostname": parts.hostname or "",
+        "port": parts.port or (8883 if tls else 1883),
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "protocol": _PROTOCOLS[protocol],
+        "tls_context": client_context(settings.ca) if tls else None,
+    }
+
+
+class MqttSink(Sink):
+    kind = "mqtt"
+
+    def __init__(self, settings: ForwardSettings) -> None:
+        super().__init__(settings)
+        self.wants_images = settings.homeassistant
+        self._client: aiomqtt.Client | None = None
+        self._broken: asyncio.Future[str] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._announced: dict[str, set[str]] = {}  # device -> kinds announced on this connection
+        self._announcing: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._shown = redact(settings.url)
+
+    async def open(self) -> None:
+        await self.close()
+        options = client_options(self.settings)
+        client = aiomqtt.Client(
+            **options,
+            identifier=f"facepush-{self.settings.name}-{secrets.token_hex(4)}",
+            will=aiomqtt.Will(ha.bridge_topic(self.settings), b"offline", qos=1, retain=True),
+            timeout=self.settings.timeout,
+            keepalive=30,
+            max_inflight_messages=self.settings.window,
+        )
+        client.pending_calls_threshold = 1 << 30  # a window in flight is the normal case
+        try:
+            await client.__aenter__()
+        except MqttConnectError as exc:
+            why = _REFUSED.get(_code(exc.rc), f"the broker refused the connection ({exc})")
+            raise SinkUnavailable(
+                f"{self._shown}: {why}; check the credentials in the url"
+            ) from None
+        except aiomqtt.MqttError as exc:
+            raise SinkUnavailable(f"cannot connect to {self._shown}: {exc}") from None
+        self._client = client
+        self._broken = asyncio.get_running_loop().create_future()
+        self._listener = asyncio.create_task(self._listen(client), name="facepush-mqtt-listen")
+        await self._publish(ha.bridge_topic(self.settings), b"online", retain=True)
+        if self.settings.homeassistant:
+            status = f"{self.settings.discovery_prefix}/status"
+            await self._guard(client.subscribe(status, qos=1))
+
+    async def send(self, record: Record) -> None:
+        kinds = self._announced.get(record.device)
+        if kinds is None or record.kind not in kinds:
+            await self._announce(record.device, record.kind)
+        topic = f"{self.settings.topic}/{record.device}/{record.kind}"
+        sends = [self._publish(topic, record.body)]
+        if self.settings.homeassistant:
+            sends += [
+                self._publish(m.topic, m.payload, m.retain)
+                for m in ha.live_messages(self.settings, record)
+            ]
+        await asyncio.gather(*sends)
+
+    async def close(self) -> None:
+        for task in [*self._announcing.values(), *self._background]:
+            task.cancel()
+        self._announcing.clear()
+        client = self._client
+        if client is not None and self._broken is not None and not self._broken.done():
+            # A clean stop says so itself (the last will is only for a lost connection).
+            offline = [
+                self._publish(ha.availability_topic(self.settings, d), b"offline", True)
+                for d in self._announced
+            ]
+            offline.append(self._publish(ha.bridge_topic(self.settings), b"offline", True))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*offline), self.settings.timeout)
+        self._client = None
+        if self._listener is not None:
+            self._listener.cancel()
+            self._listener = None
+        self._announced.clear()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.__aexit__(None, None, None)
+
+    async def _announce(self, device: str, kind: str) -> None:
+        """Availability (and discovery) of a terminal, once per connection and kind; the
+        records of one terminal wait for the same announcement."""
+        task = self._announcing.get((device, kind))
+        if task is None:
+            task = asyncio.create_task(self._publish_announcement(device, kind))
+            self._announcing[(device, kind)] = task
+        await asyncio.shield(task)
+
+    async def _publish_announcement(self, device: str, kind: str) -> None:
+        try:
+            messages = (
+                ha.discovery(self.settings, device, kind) if self.settings.homeassistant else []
+            )
+            await asyncio.gather(
+                *(self._publish(m.topic, m.payload, m.retain) for m in messages),
+                self._publish(ha.availability_topic(self.settings, device), b"online", True),
+            )
+            self._announced.setdefault(device, set()).add(kind)
+        finally:
+            self._announcing.pop((device, kind), None)
+
+    async def _rediscover(self) -> None:
+        """Home Assistant (re)started: publish every discovery config again."""
+        messages = [
+            m
+            for device, kinds in self._announced.items()
+            for kind in kinds
+            for m in ha.discovery(self.settings, device, kind)
+        ]
+        await asyncio.gather(*(self._publish(m.topic, m.payload, m.retain) for m in messages))
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        reason = "connection closed"
+        try:
+            async for message in client.messages:
+                if message.payload == b"online" and self.settings.homeassistant:
+                    task = asyncio.create_task(self._rediscover())
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+        except aiomqtt.MqttError as exc:
+            reason = str(exc.__cause__ or exc)
+        finally:
+            if self._broken is not None and not self._broken.done():
+                self._broken.set_result(reason)
+
+    async def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        if self._client is None:
+            raise SinkUnavailable("not connected")
+        await self._guard(self._client.publish(topic, payload, qos=1, retain=retain))
+
+    async def _guard(self, call: Awaitable[Any]) -> None:
+        """`call`, failed at once when the connection is lost meanwhile."""
+        broken = self._broken
+        task = asyncio.ensure_future(call)
+        if broken is None:
+            task.cancel()
+            raise SinkUnavailable("not connected")
+        try:
+            done, _ = await asyncio.wait({task, broken}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task not in done:
+            task.cancel()
+            raise SinkUnavailable(f"connection to {self._shown} lost: {broken.result()}")
+        try:
+            task.result()
+        except aiomqtt.MqttError as exc:
+            raise SinkUnavailable(f"{self._shown}: publish failed: {exc}") from None
+
+
+def _code(rc: Any) -> int:
+    return int(getattr(rc, "value", rc) or 0)
