@@ -4,6 +4,7 @@ stop a broker or need credentials (never the shared ones)."""
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -64,7 +65,13 @@ class PrivateBroker:
                 "-sd",
                 str(self.dir),
             ]
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        # Run as whoever runs the tests (as root, Mosquitto would switch to its own user,
+        # which cannot read the test's files).
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            f"user {getpass.getuser()}",
+        ]
         if self.password is None:
             lines.append("allow_anonymous true")
         else:

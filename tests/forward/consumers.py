@@ -81,7 +81,7 @@ class MqttConsumer(Consumer):
         self.prefix = f"ha{self.tag}"  # a discovery prefix of the test's own
 
     def settings(self, name: str = "sink", **overrides: Any) -> ForwardSettings:
-        values = {"name": name, "url": self.url, "topic": self.tag, **overrides}
+        values: dict[str, Any] = {"name": name, "url": self.url, "topic": self.tag, **overrides}
         if values.get("homeassistant"):
             values.setdefault("discovery_prefix", self.prefix)
         return ForwardSettings(**values)
@@ -134,9 +134,8 @@ class NatsConsumer(Consumer):
         self.held = 0  # messages in the stream at the last refresh
 
     def settings(self, name: str = "sink", **overrides: Any) -> ForwardSettings:
-        return ForwardSettings(
-            name=name, url=str(self.url), topic=self.tag, stream=self.stream, **overrides
-        )
+        values = {"name": name, "url": str(self.url), "topic": self.tag, "stream": self.stream}
+        return ForwardSettings(**{**values, **overrides})
 
     async def _js(self) -> Any:
         if self._nc is None or self._nc.is_closed:

@@ -31,11 +31,11 @@ from facepush.redact import redact
 from facepush.tls import client_context
 
 _PROTOCOLS = {"3.1.1": aiomqtt.ProtocolVersion.V311, "5": aiomqtt.ProtocolVersion.V5}
-_REFUSED = {
-    4: "the broker refused the user name or password",
-    5: "the broker refused: not authorised",
-    134: "the broker refused the user name or password",
-    135: "the broker refused: not authorised",
+_REFUSED = {  # CONNACK codes of MQTT 3.1.1 and 5 that mean the credentials
+    4: "bad user name or password",
+    5: "not authorised",
+    134: "bad user name or password",
+    135: "not authorised",
 }
 
 
@@ -85,9 +85,12 @@ class MqttSink(Sink):
         try:
             await client.__aenter__()
         except MqttConnectError as exc:
-            why = _REFUSED.get(_code(exc.rc), f"the broker refused the connection ({exc})")
+            why = _REFUSED.get(_code(exc.rc))
+            if why is None:
+                raise SinkUnavailable(f"{self._shown}: the broker refused: {exc}") from None
             raise SinkUnavailable(
-                f"{self._shown}: {why}; check the credentials in the url"
+                f"{self._shown}: the broker refused the credentials ({why}); check the user "
+                "name and password in the url"
             ) from None
         except aiomqtt.MqttError as exc:
             raise SinkUnavailable(f"cannot connect to {self._shown}: {exc}") from None
