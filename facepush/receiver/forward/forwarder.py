@@ -367,8 +367,8 @@ class Forwarder:
             self._note_error(f"cannot save the position: {exc}")
 
     def lag_s(self) -> float | None:
-        """Seconds since the oldest record not yet finished was received; None when this
-        process does not forward the sink."""
+        """Seconds since the oldest record read and not yet finished was received; None
+        when this process holds none (not forwarding the sink, or nothing read yet)."""
         window = self.window
         if window is None:
             return None
@@ -376,7 +376,7 @@ class Forwarder:
             oldest = window.oldest()
         except IndexError:
             oldest = None
-        return max(0.0, (now_ms() - oldest.received_at) / 1000) if oldest else 0.0
+        return max(0.0, (now_ms() - oldest.received_at) / 1000) if oldest else None
 
 
 def _merge(old: Progress, new: Progress) -> Progress:

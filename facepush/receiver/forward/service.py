@@ -87,8 +87,8 @@ class Forwarding:
         saved = positions.position(name)
         cursor = forwarder.cursor if forwarder.cursor is not None else saved.cursor
         lag = forwarder.lag_s()
-        if lag is None:
-            received = positions.next_received_at(saved.cursor)
+        if lag is None:  # nothing in flight here: the next record after the position
+            received = positions.next_received_at(cursor)
             lag = max(0.0, (now_ms() - received) / 1000) if received is not None else 0.0
         return {
             "name": name,

@@ -6,6 +6,7 @@ import { Alarms } from "./alarms.js";
 import { Attendance } from "./attendance.js";
 import { Detail } from "./detail.js";
 import { Feed } from "./feed.js";
+import { Forwarding } from "./forwarding.js";
 import { applyWords, currentLang, onLangChange, setLabelTables, t, toggleLang } from "./i18n.js";
 import { Search } from "./search.js";
 import { Terminals } from "./terminals.js";
@@ -24,6 +25,7 @@ const open = (item) => detail.open(item);
 const feed = new Feed(document, { onOpen: open });
 const alarms = new Alarms(document);
 const terminals = new Terminals(document);
+const forwarding = new Forwarding(document);
 const search = new Search(document, { onOpen: open });
 const attendance = new Attendance(document);
 
@@ -60,7 +62,7 @@ function refuse() {
   for (const timer of timers) clearInterval(timer);
   timers = [];
   main.hidden = true;
-  for (const section of [feed, alarms, terminals, search, attendance]) section.clear();
+  for (const section of [feed, alarms, terminals, forwarding, search, attendance]) section.clear();
   for (const node of document.querySelectorAll("[data-stat]")) node.textContent = "–";
   $('[data-testid="refused"]').hidden = false;
   setConnection("refused");
@@ -105,7 +107,14 @@ async function start() {
   setLabelTables(await getJson("/dashboard/labels.json"));
   applyWords();
   showView();
-  await Promise.all([loadStats(), loadFeed(), alarms.load(), terminals.load(), search.run()]);
+  await Promise.all([
+    loadStats(),
+    loadFeed(),
+    alarms.load(),
+    terminals.load(),
+    forwarding.load(),
+    search.run(),
+  ]);
   stopStream = follow({
     onRecord,
     onState: setConnection,
@@ -119,6 +128,7 @@ async function start() {
     setInterval(() => {
       quietly(loadStats());
       quietly(terminals.load());
+      quietly(forwarding.load());
     }, REFRESH_MS),
     setInterval(() => quietly(alarms.load()), ALARMS_REFRESH_MS),
   );
@@ -130,6 +140,7 @@ onLangChange(() => {
   feed.rerender();
   alarms.render();
   terminals.render();
+  forwarding.render();
   search.rerender();
   attendance.rerender();
   detail.rerender();
