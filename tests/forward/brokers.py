@@ -39,11 +39,20 @@ class PrivateBroker:
     """A Mosquitto or nats-server of a test's own, on a free port; `stop()`/`start()`
     simulate an outage (NATS keeps its JetStream store in `dir` across them)."""
 
-    def __init__(self, kind: str, dir: Path, password: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        dir: Path,
+        password: tuple[str, str] | None = None,
+        unbounded_queues: bool = False,
+    ) -> None:
         self.kind = kind
         self.dir = dir
         self.port = free_port()
         self.password = password
+        # Mosquitto drops QoS 1 messages for a subscriber with more than 1000 queued (its
+        # default): a test whose consumer may fall behind must not lose messages there.
+        self.unbounded_queues = unbounded_queues
         self.proc: subprocess.Popen[bytes] | None = None
         dir.mkdir(parents=True, exist_ok=True)
         self._log = dir / f"{kind}.log"
@@ -72,6 +81,8 @@ class PrivateBroker:
             "persistence false",
             f"user {getpass.getuser()}",
         ]
+        if self.unbounded_queues:
+            lines += ["max_queued_messages 0", "max_inflight_messages 0"]
         if self.password is None:
             lines.append("allow_anonymous true")
         else:

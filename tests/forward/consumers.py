@@ -17,6 +17,7 @@ import aiomqtt
 import nats
 import standardwebhooks
 from aiohttp import web
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from facepush.receiver.forward.settings import ForwardSettings
 from tests.forward.brokers import SHARED_MQTT, SHARED_NATS
@@ -143,37 +144,40 @@ class NatsConsumer(Consumer):
         return self._nc.jetstream()
 
     async def refresh(self) -> None:
+        """Read what the stream holds beyond what was read already (by sequence)."""
         try:
             js = await self._js()
             info = await js.stream_info(self.stream)
         except Exception:  # not created yet, or the server is down for the test
             return
-        total = info.state.messages
-        if total == self.held:
+        total = info.state.last_seq
+        if total <= self.held:
             return
         got: list[Any] = []
         done = asyncio.Event()
 
         async def take(msg: Any) -> None:
             got.append(msg)
-            if len(got) >= total:
+            if len(got) >= total - self.held:
                 done.set()
 
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.held + 1
+        )
         sub = await js.subscribe(
-            f"{self.tag}.>", stream=self.stream, ordered_consumer=True, cb=take
+            f"{self.tag}.>", stream=self.stream, ordered_consumer=True, cb=take, config=config
         )
         try:
             await asyncio.wait_for(done.wait(), 60)
         finally:
             await sub.unsubscribe()
-        self.held = total
-        self.arrivals = []
-        for msg in got[:total]:
+        for msg in got[: total - self.held]:
             _, device, kind = msg.subject.split(".")
             item = json.loads(msg.data)
             self.arrivals.append(
                 Arrival(msg.headers["Nats-Msg-Id"], device, kind, item, msg.subject)
             )
+        self.held = total
 
     async def stop(self) -> None:
         try:

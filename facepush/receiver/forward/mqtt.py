@@ -66,7 +66,6 @@ class MqttSink(Sink):
         self._broken: asyncio.Future[str] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._announced: dict[str, set[str]] = {}  # device -> kinds announced on this connection
-        self._announcing: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._shown = redact(settings.url)
 
@@ -103,22 +102,25 @@ class MqttSink(Sink):
             await self._guard(client.subscribe(status, qos=1))
 
     async def send(self, record: Record) -> None:
-        kinds = self._announced.get(record.device)
-        if kinds is None or record.kind not in kinds:
-            await self._announce(record.device, record.kind)
+        # Every publish of the record starts here, before the first await: the window's
+        # sends start in the order they were dispatched (asyncio runs tasks' first steps in
+        # the order they were created), so they reach the broker in order, a terminal's
+        # announcement (availability, discovery) before its first record.
+        messages = []
+        kinds = self._announced.setdefault(record.device, set())
+        if record.kind not in kinds:
+            kinds.add(record.kind)  # cleared with the connection if this send fails
+            messages += self._announcement(record.device, record.kind)
         topic = f"{self.settings.topic}/{record.device}/{record.kind}"
-        sends = [self._publish(topic, record.body)]
+        messages.append(ha.Message(topic, record.body))
         if self.settings.homeassistant:
-            sends += [
-                self._publish(m.topic, m.payload, m.retain)
-                for m in ha.live_messages(self.settings, record)
-            ]
-        await asyncio.gather(*sends)
+            messages += ha.live_messages(self.settings, record)
+        started = [self._start(m.topic, m.payload, m.retain) for m in messages]
+        await asyncio.gather(*(self._guard(task) for task in started))
 
     async def close(self) -> None:
-        for task in [*self._announcing.values(), *self._background]:
+        for task in self._background:
             task.cancel()
-        self._announcing.clear()
         client = self._client
         if client is not None and self._broken is not None and not self._broken.done():
             # A clean stop says so itself (the last will is only for a lost connection).
@@ -138,27 +140,14 @@ class MqttSink(Sink):
             with contextlib.suppress(Exception):
                 await client.__aexit__(None, None, None)
 
-    async def _announce(self, device: str, kind: str) -> None:
-        """Availability (and discovery) of a terminal, once per connection and kind; the
-        records of one terminal wait for the same announcement."""
-        task = self._announcing.get((device, kind))
-        if task is None:
-            task = asyncio.create_task(self._publish_announcement(device, kind))
-            self._announcing[(device, kind)] = task
-        await asyncio.shield(task)
-
-    async def _publish_announcement(self, device: str, kind: str) -> None:
-        try:
-            messages = (
-                ha.discovery(self.settings, device, kind) if self.settings.homeassistant else []
-            )
-            await asyncio.gather(
-                *(self._publish(m.topic, m.payload, m.retain) for m in messages),
-                self._publish(ha.availability_topic(self.settings, device), b"online", True),
-            )
-            self._announced.setdefault(device, set()).add(kind)
-        finally:
-            self._announcing.pop((device, kind), None)
+    def _announcement(self, device: str, kind: str) -> list[ha.Message]:
+        """A terminal's discovery (Home Assistant) and availability, once per connection
+        and kind of record."""
+        messages = ha.discovery(self.settings, device, kind) if self.settings.homeassistant else []
+        return [
+            *messages,
+            ha.Message(ha.availability_topic(self.settings, device), b"online", True),
+        ]
 
     async def _rediscover(self) -> None:
         """Home Assistant (re)started: publish every discovery config again."""
@@ -184,10 +173,14 @@ class MqttSink(Sink):
             if self._broken is not None and not self._broken.done():
                 self._broken.set_result(reason)
 
-    async def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+    def _start(self, topic: str, payload: bytes, retain: bool = False) -> asyncio.Future[None]:
+        """A QoS 1 publish, started now (its PUBACK awaited by `_guard`)."""
         if self._client is None:
             raise SinkUnavailable("not connected")
-        await self._guard(self._client.publish(topic, payload, qos=1, retain=retain))
+        return asyncio.ensure_future(self._client.publish(topic, payload, qos=1, retain=retain))
+
+    async def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        await self._guard(self._start(topic, payload, retain))
 
     async def _guard(self, call: Awaitable[Any]) -> None:
         """`call`, failed at once when the connection is lost meanwhile."""

@@ -33,6 +33,7 @@ class NatsSink(Sink):
         self._nc: Client | None = None
         self._js: Any = None
         self._broken: asyncio.Future[str] | None = None
+        self._ordered = asyncio.Lock()
         self._shown = redact(settings.url)
 
     async def open(self) -> None:
@@ -93,9 +94,13 @@ class NatsSink(Sink):
             raise SinkUnavailable("not connected")
         subject = f"{self.settings.topic}.{record.device}.{record.kind}"
         try:
-            future = await self._js.publish_async(
-                subject, record.body, headers={"Nats-Msg-Id": record.key}
-            )
+            # publish_async awaits before it writes (a semaphore, a reply subscription);
+            # the lock, taken in the order the window's sends start (FIFO), keeps the
+            # writes, and so the stream, in that order. Only the PubAck is awaited outside.
+            async with self._ordered:
+                future = await self._js.publish_async(
+                    subject, record.body, headers={"Nats-Msg-Id": record.key}
+                )
         except nats.errors.MaxPayloadError:
             raise RecordRefused(
                 f"{len(record.body)} bytes is more than the server's max_payload"

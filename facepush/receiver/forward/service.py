@@ -84,8 +84,10 @@ class Forwarding:
     def sink_status(self, name: str) -> dict[str, Any]:
         forwarder = self.forwarder(name)
         settings, positions = forwarder.settings, forwarder.positions
+        # The durable position and what it counts, read together: one consistent picture
+        # (the acknowledged prefix in memory is at most one save interval ahead of it).
         saved = positions.position(name)
-        cursor = forwarder.cursor if forwarder.cursor is not None else saved.cursor
+        cursor = saved.cursor
         lag = forwarder.lag_s()
         if lag is None:  # nothing in flight here: the next record after the position
             received = positions.next_received_at(cursor)
