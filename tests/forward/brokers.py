@@ -82,7 +82,10 @@ class PrivateBroker:
             f"user {getpass.getuser()}",
         ]
         if self.unbounded_queues:
+            # ... and keeps sessions (and their queued messages) across its own restarts.
             lines += ["max_queued_messages 0", "max_inflight_messages 0"]
+            lines[1] = "persistence true"
+            lines.append(f"persistence_location {self.dir}/")
         if self.password is None:
             lines.append("allow_anonymous true")
         else:

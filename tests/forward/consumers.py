@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -121,6 +122,45 @@ class MqttConsumer(Consumer):
         if self._task is not None:
             self._task.cancel()
         await self._client.__aexit__(None, None, None)
+
+
+class PersistentMqttConsumer(MqttConsumer):
+    """A subscriber with a persistent session (clean_session false) that reconnects: across
+    a restart of a broker that persists sessions, the messages published while it was
+    away wait for it."""
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+        await self.wait_connected()
+
+    async def wait_connected(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._client is None:
+            if time.monotonic() > deadline:
+                raise AssertionError("the MQTT consumer did not connect")
+            await asyncio.sleep(0.02)
+
+    async def _run(self) -> None:
+        port = int(str(self.url).rsplit(":", 1)[1])
+        while True:
+            client = aiomqtt.Client(
+                "127.0.0.1", port, identifier=f"consumer-{self.tag}", clean_session=False
+            )
+            try:
+                await client.__aenter__()
+                await client.subscribe(f"{self.tag}/#", qos=1)
+                self._client = client
+                await self._listen(client)
+            except aiomqtt.MqttError:
+                self._client = None
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.__aexit__(None, None, None)
 
 
 class NatsConsumer(Consumer):
