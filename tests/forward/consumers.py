@@ -34,6 +34,7 @@ class Arrival:
     kind: str  # recognition | alarm
     item: dict[str, Any]
     where: str  # topic, subject or path
+    sender: str = ""  # webhook: the User-Agent (which receiver process delivered)
 
 
 class Consumer(abc.ABC):
@@ -273,7 +274,8 @@ class WebhookConsumer(Consumer):
         if 200 <= status < 300:
             device = item.get("deviceSN") or str(item.get("source")).replace(".", "_")
             kind = "alarm" if item["type"] == 1 else "recognition"
-            self.arrivals.append(Arrival(key, device, kind, item, request.path))
+            sender = request.headers.get("User-Agent", "")
+            self.arrivals.append(Arrival(key, device, kind, item, request.path, sender))
         else:
             self.refused.append(key)
         return web.Response(status=status, text="" if status < 300 else f"no: {status}")

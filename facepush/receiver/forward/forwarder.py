@@ -60,7 +60,7 @@ class Forwarder:
         self.positions = positions
         self.holder = holder
         self.tuning = tuning = tuning or Tuning()
-        self.sink = sink or make_sink(settings)
+        self.sink = sink or make_sink(settings, holder)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"facepush-forward-{self.name}")
         self._lease = positions.lease(self.name)
         self._backoff = Backoff(tuning.backoff_base_s, tuning.backoff_cap_s)

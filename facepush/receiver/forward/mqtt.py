@@ -59,8 +59,8 @@ def client_options(settings: ForwardSettings) -> dict[str, Any]:
 class MqttSink(Sink):
     kind = "mqtt"
 
-    def __init__(self, settings: ForwardSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ForwardSettings, sender: str = "") -> None:
+        super().__init__(settings, sender)
         self.wants_images = settings.homeassistant
         self._client: aiomqtt.Client | None = None
         self._broken: asyncio.Future[str] | None = None

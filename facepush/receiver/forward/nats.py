@@ -28,8 +28,8 @@ from facepush.redact import redact
 class NatsSink(Sink):
     kind = "nats"
 
-    def __init__(self, settings: ForwardSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ForwardSettings, sender: str = "") -> None:
+        super().__init__(settings, sender)
         self._nc: Client | None = None
         self._js: Any = None
         self._broken: asyncio.Future[str] | None = None

@@ -38,8 +38,9 @@ class Sink(abc.ABC):
     # Whether `Record.image` should be loaded for it (Home Assistant's snapshot entity).
     wants_images: bool = False
 
-    def __init__(self, settings: ForwardSettings) -> None:
+    def __init__(self, settings: ForwardSettings, sender: str = "") -> None:
         self.settings = settings
+        self.sender = sender  # which receiver process sends (host:pid), where a sink shows it
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -61,8 +62,8 @@ _MODULES = {
 }
 
 
-def make_sink(settings: ForwardSettings) -> Sink:
+def make_sink(settings: ForwardSettings, sender: str = "") -> Sink:
     """The sink for `settings.url`'s scheme (its client library imported only when used)."""
     module, name = _MODULES[settings.kind]
     cls: type[Sink] = getattr(importlib.import_module(module), name)
-    return cls(settings)
+    return cls(settings, sender)

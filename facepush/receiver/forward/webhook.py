@@ -14,6 +14,7 @@ import ssl
 
 import aiohttp
 
+from facepush import __version__
 from facepush.protocol.signing import parse_secret, sign_headers
 from facepush.receiver.forward.record import Record
 from facepush.receiver.forward.settings import ForwardSettings
@@ -30,12 +31,14 @@ class WebhookSink(Sink):
     kind = "webhook"
     ordered = False  # several connections: one record of a terminal in flight at a time
 
-    def __init__(self, settings: ForwardSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ForwardSettings, sender: str = "") -> None:
+        super().__init__(settings, sender)
         self._key = parse_secret(settings.secret) if settings.secret else None
         self._session: aiohttp.ClientSession | None = None
         self._ssl: ssl.SSLContext | bool = client_context(settings.ca) if settings.ca else True
         self._shown = redact(settings.url)
+        # Which receiver delivered (several may share one database, one at a time).
+        self._agent = f"facepush/{__version__}" + (f" ({sender})" if sender else "")
 
     async def open(self) -> None:
         if self._session is None or self._session.closed:
@@ -46,7 +49,11 @@ class WebhookSink(Sink):
     async def send(self, record: Record) -> None:
         if self._session is None:
             raise SinkUnavailable("not open")
-        headers = {"Content-Type": "application/json", "webhook-id": record.key}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": self._agent,
+            "webhook-id": record.key,
+        }
         if self._key is not None:
             headers.update(sign_headers(self._key, record.key, record.body))
         try:
