@@ -125,11 +125,25 @@ def _decode_path(kind: type, value: Any) -> Any:
 def to_toml(settings: Settings) -> str:
     """The settings that differ from their defaults, as a TOML file `load()` reads back
     (`facepush demo` writes its parts' files with it)."""
-    lines = []
+    lines, tables = [], []
     for name, default in defaults(type(settings)).items():
         value = getattr(settings, name)
-        if value != default and value is not None:
+        if value == default or value is None:
+            continue
+        if isinstance(value, list | tuple) and value and isinstance(value[0], msgspec.Struct):
+            tables += [f"\n[[{name}]]\n{_struct_lines(item)}" for item in value]
+        else:
             lines.append(f"{name} = {_toml_value(value)}\n")
+    return "".join(lines + tables)  # the tables after every key of the top level
+
+
+def _struct_lines(item: msgspec.Struct) -> str:
+    """A table's keys: the required ones and those that differ from their defaults."""
+    lines = []
+    for field in msgspec.structs.fields(item):
+        value = getattr(item, field.name)
+        if value is not None and (field.required or value != field.default):
+            lines.append(f"{field.encode_name} = {_toml_value(value)}\n")
     return "".join(lines)
 
 

@@ -195,6 +195,14 @@ def subscription(device_url: str, as_json: bool, **opts: Any) -> None:
     default=None,
     help="Stop after this many seconds (default: run until Ctrl-C).",
 )
+@click.option(
+    "--forward",
+    type=click.Choice(["auto", "webhook", "mqtt", "none"]),
+    default="auto",
+    show_default=True,
+    help="Where the receiver forwards every record: MQTT on 127.0.0.1:1883, the demo's own "
+    "webhook consumer (no broker needed), auto (MQTT when a broker answers), or none.",
+)
 def demo(
     listen: str,
     terminals: int,
@@ -203,8 +211,10 @@ def demo(
     images: bool,
     seed: int | None,
     duration: float | None,
+    forward: str,
 ) -> None:
-    """The whole system on one machine: a receiver, emulated terminals, live traffic."""
+    """The whole system on one machine: a receiver, emulated terminals, live traffic, and
+    forwarding of every record (MQTT, or a built-in webhook consumer)."""
     from facepush.tools.demo import DemoOptions, run_demo
 
     options = DemoOptions(
@@ -215,6 +225,7 @@ def demo(
         images=images,
         seed=chosen_seed(seed),
         duration=duration,
+        forward=forward,
     )
     run(run_demo(options, say=lambda text: click.echo(text)))
     click.echo("facepush demo stopped")

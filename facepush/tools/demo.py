@@ -1,7 +1,10 @@
 """`facepush demo`: the whole system on one machine.
 
 A receiver on SQLite and emulated terminals run as child processes in this process group;
-the terminals are subscribed to the receiver and fed live traffic by the simulator. Ctrl-C
+the terminals are subscribed to the receiver and fed live traffic by the simulator. The
+receiver forwards every record: to MQTT when a broker answers on 127.0.0.1:1883, or else
+to a webhook consumer of the demo's own (facepush.tools.demo_sink), so that forwarding
+shows on a machine without Mosquitto. Ctrl-C
 (or SIGTERM) stops everything cleanly. Each part's settings are the servers' own settings
 objects, written to a config file in its data directory (`receiver.toml`,
 `device.toml`) that the child reads with `--config`.
@@ -13,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +26,10 @@ from facepush.client import TerminalClient
 from facepush.device.settings import DeviceSettings
 from facepush.errors import FacepushError
 from facepush.files import private_dir, write_atomically
+from facepush.receiver.forward.settings import ForwardSettings
 from facepush.receiver.settings import LISTEN, ReceiverSettings
 from facepush.settings import Settings, to_toml
+from facepush.tools.demo_sink import DemoSink
 from facepush.tools.records import RecordFactory, fresh_seed
 from facepush.tools.simulate import simulate
 
@@ -48,6 +54,29 @@ class DemoOptions:
     images: bool = True
     seed: int = field(default_factory=fresh_seed)  # with the terminal's index
     duration: float | None = None  # seconds; None runs until Ctrl-C
+    # Where the receiver forwards: "mqtt" (a broker on 127.0.0.1:1883), "webhook" (the
+    # demo's own consumer, no broker needed), "auto" (MQTT when a broker answers), "none".
+    forward: str = "auto"
+
+
+FORWARD_MODES = ("auto", "webhook", "mqtt", "none")
+DEMO_MQTT = "mqtt://127.0.0.1:1883"
+DEMO_TOPIC = "facepush-demo"
+
+
+def forward_kind(mode: str, broker_answers: Callable[[], bool]) -> str | None:
+    """The kind of sink the demo forwards to: "mqtt", "webhook" or None."""
+    if mode == "auto":
+        return "mqtt" if broker_answers() else "webhook"
+    return None if mode == "none" else mode
+
+
+def mqtt_answers(host: str = "127.0.0.1", port: int = 1883) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass
@@ -64,6 +93,8 @@ class Demo:
     options: DemoOptions
     say: Callable[[str], None] = print
     children: list[Child] = field(default_factory=list)
+    sink: DemoSink | None = None
+    forward: ForwardSettings | None = None
 
     async def run(self, stopped: asyncio.Event | None = None) -> None:
         """Start everything, feed traffic until `stopped` (or a signal), stop everything."""
@@ -72,6 +103,7 @@ class Demo:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
+            await self.start_sink()
             receiver = await self.start_receiver()
             terminals = [await self.start_terminal(i) for i in range(1, self.options.terminals + 1)]
             await self.subscribe(terminals, receiver.url + "/Record")
@@ -88,9 +120,19 @@ class Demo:
                 loop.remove_signal_handler(sig)
             await self.stop_all()
 
+    async def start_sink(self) -> None:
+        kind = forward_kind(self.options.forward, mqtt_answers)
+        if kind == "mqtt":
+            self.forward = ForwardSettings(name="demo-mqtt", url=DEMO_MQTT, topic=DEMO_TOPIC)
+        elif kind == "webhook":
+            self.sink = DemoSink()
+            url = await self.sink.start()
+            self.forward = ForwardSettings(name="demo-webhook", url=url, secret=self.sink.secret)
+
     async def start_receiver(self) -> Child:
         data = self.options.data_dir / "receiver"
-        settings = ReceiverSettings(listen=self.options.listen, data=data)
+        forward = (self.forward,) if self.forward else ()
+        settings = ReceiverSettings(listen=self.options.listen, data=data, forward=forward)
         return await self._start("receiver", ["receiver", "serve"], settings, data)
 
     async def start_terminal(self, number: int) -> Child:
@@ -160,6 +202,13 @@ class Demo:
             f"  push path    {base}/Record",
         ]
         lines += [f"  terminal     {t.url}/push/status  ({t.name})" for t in terminals]
+        if self.forward is not None and self.sink is not None:
+            lines.append(f"  forwarding   {base}/api/forward -> webhook {self.sink.url} (GET it)")
+        elif self.forward is not None:
+            lines.append(
+                f"  forwarding   {base}/api/forward -> {DEMO_MQTT} topic {DEMO_TOPIC}/# "
+                f"(mosquitto_sub -t '{DEMO_TOPIC}/#')"
+            )
         lines.append(
             f"Live traffic: {self.options.rate:g} records/s per terminal, seed "
             f"{self.options.seed} (--seed {self.options.seed} repeats it). "
@@ -178,6 +227,8 @@ class Demo:
                 child.process.kill()
                 await child.process.wait()
         self.children.clear()
+        if self.sink is not None:
+            await self.sink.stop()
 
 
 async def _drain(stream: asyncio.StreamReader) -> None:

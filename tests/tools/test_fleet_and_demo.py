@@ -118,6 +118,8 @@ def test_demo_starts_feeds_and_stops_cleanly(tmp_path: Path) -> None:
             str(tmp_path),
             "--rate",
             "10",
+            "--forward",
+            "webhook",  # the mode without any broker
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -141,6 +143,18 @@ def test_demo_starts_feeds_and_stops_cleanly(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert stats["recognitions"] >= 20 and stats["devices"] == 2, stats
+        # Forwarding shows without a broker: the demo's own webhook consumer gets records.
+        hook = re.search(r"forwarding\s+\S+/api/forward -> webhook (\S+) \(GET it\)", lines)
+        assert hook, lines
+        got: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            got = _get(hook.group(1))["data"]
+            if int(got["received"]) >= 10:  # type: ignore[call-overload]
+                break
+            time.sleep(0.2)
+        assert int(got["received"]) >= 10, got  # type: ignore[call-overload]
+        [sink] = _get(base.group(1) + "/api/forward")["data"]["items"]
+        assert sink["name"] == "demo-webhook" and sink["last_error"] is None, sink
         demo.send_signal(signal.SIGINT)
         out, err = demo.communicate(timeout=30)
     finally:
@@ -216,3 +230,12 @@ def test_seeds_and_fleet_terminals_never_share_uuids(receiver: str, tmp_path: Pa
     stats = _get(receiver + "/api/stats")["data"]
     assert stats["duplicates"] == 0
     assert stats["recognitions"] + stats["alarms"] == 40 + fleet["records"]
+
+
+def test_demo_forwards_to_mqtt_when_a_broker_answers() -> None:
+    from facepush.tools.demo import forward_kind
+
+    assert forward_kind("auto", lambda: True) == "mqtt"
+    assert forward_kind("auto", lambda: False) == "webhook"
+    assert forward_kind("webhook", lambda: True) == "webhook"
+    assert forward_kind("none", lambda: True) is None
