@@ -129,6 +129,28 @@ def flat_item(
     return item
 
 
+_raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_encoder = msgspec.json.Encoder()
+
+
+def row_body(row: EventRow) -> bytes:
+    """`row_item(row)` as JSON, made without decoding the pushed fields below their top
+    level (their values are copied as they are): what forwarding sends for every record,
+    at a fraction of the cost. A test checks both agree."""
+    item: dict[str, Any] = {"type": row.type}
+    item.update(_raw_fields.decode(row.fields))
+    if row.envelope_extra:
+        item["envelope_extra"] = msgspec.Raw(row.envelope_extra)
+    item["key"] = row.key
+    item["received_at"] = row.received_at
+    item["occurred_at"] = row.occurred_at
+    item["late"] = row.late
+    item["image_url"] = image_url(row.image_id)
+    item["image_flag"] = row.image_flag
+    item["source"] = row.source
+    return _encoder.encode(item)
+
+
 def row_item(row: EventRow) -> dict[str, Any]:
     return flat_item(
         key=row.key,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facepush.protocol import decode_push, to_plain
-from facepush.receiver.records import IMAGE_FIELDS, plain_fields
+from facepush.protocol import decode_push, dump_json, to_plain
+from facepush.receiver.records import IMAGE_FIELDS, incoming, plain_fields, row_body, row_item
+from facepush.receiver.store import EventRow
 from tests.receiver.helpers import body, recognition
 
 
@@ -18,3 +19,29 @@ def test_plain_fields_equal_to_plain(vectors: Path) -> None:
         got = plain_fields(event)
         assert got == expected and list(got) == list(expected)
     assert IMAGE_FIELDS == ("rgb_image", "alarm_photo")
+
+
+def test_the_forwarded_body_is_the_api_item(vectors: Path) -> None:
+    """row_body (what forwarding sends, made without decoding nested values) is the JSON
+    of row_item (what /api/events shows), key order and all; also for unknown fields,
+    envelope extras and a pushed field that the receiver's own keys override."""
+    raws = [p.read_bytes() for p in sorted((vectors / "push").glob("*.json"))]
+    raws.append(body(recognition(extra_dict={"a": None, "b": [1, {"c": "é"}]}, late="no")))
+    raws.append(body({**recognition("x"), "extra_top": [1, {"k": None}]}))
+    for n, raw in enumerate(raws):
+        item = incoming(decode_push(raw), source="10.0.0.9", received_at=5, late_after_ms=1)
+        row = EventRow(
+            n,
+            item.key,
+            item.type,
+            item.device,
+            item.source,
+            item.occurred_at,
+            item.received_at,
+            item.late,
+            item.fields,
+            item.envelope_extra,
+            "ab" * 32 if n % 2 else None,
+            None,
+        )
+        assert row_body(row) == dump_json(row_item(row)), raw[:80]

@@ -95,7 +95,7 @@ def alarm_event_type(item: dict[str, Any]) -> str:
 
 def event_payload(record: Record) -> dict[str, Any]:
     """The JSON an event entity receives: `event_type` and the attributes."""
-    item = record.item
+    item = record.item  # decoded once here
     if record.kind == "alarm":
         return {
             "event_type": alarm_event_type(item),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -102,21 +102,57 @@ class MqttSink(Sink):
             await self._guard(client.subscribe(status, qos=1))
 
     async def send(self, record: Record) -> None:
-        # Every publish of the record starts here, before the first await: the window's
-        # sends start in the order they were dispatched (asyncio runs tasks' first steps in
-        # the order they were created), so they reach the broker in order, a terminal's
-        # announcement (availability, discovery) before its first record.
+        [result] = await self.send_batch([record])
+        if result is not None:
+            raise result
+
+    async def send_batch(self, records: Sequence[Record]) -> list[BaseException | None]:
+        # Every publish of the batch starts here, before the first await: batches start in
+        # the order they were dispatched (asyncio runs tasks' first steps in the order they
+        # were created), so records reach the broker in order, a terminal's announcement
+        # (availability, discovery) before its first record.
+        started: list[tuple[int, asyncio.Future[None]]] = []
+        try:
+            for index, record in enumerate(records):
+                for message in self._messages(record):
+                    started.append((index, self._start(*message)))
+        except SinkUnavailable as exc:
+            return [exc] * len(records)
+        broken = self._broken
+        assert broken is not None
+        # The common case (one record, one message) waits on its publish alone.
+        single = len(started) == 1
+        acks: asyncio.Future[Any] = (
+            started[0][1]
+            if single
+            else asyncio.gather(*(f for _, f in started), return_exceptions=True)
+        )
+        waited: set[asyncio.Future[Any]] = {acks, broken}
+        done, _ = await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+        if acks not in done:
+            acks.cancel()
+            lost = SinkUnavailable(f"connection to {self._shown} lost: {broken.result()}")
+            return [lost] * len(records)
+        outcomes: list[Any] = [acks.exception()] if single else acks.result()
+        results: list[BaseException | None] = [None] * len(records)
+        for (index, _), outcome in zip(started, outcomes, strict=True):
+            if isinstance(outcome, BaseException) and results[index] is None:
+                results[index] = SinkUnavailable(f"{self._shown}: publish failed: {outcome}")
+        return results
+
+    def _messages(self, record: Record) -> list[tuple[str, bytes, bool]]:
+        """What one record publishes: its announcement first (once per connection and
+        kind; forgotten with the connection if this fails), the record, Home Assistant's."""
         messages = []
         kinds = self._announced.setdefault(record.device, set())
         if record.kind not in kinds:
-            kinds.add(record.kind)  # cleared with the connection if this send fails
+            kinds.add(record.kind)
             messages += self._announcement(record.device, record.kind)
         topic = f"{self.settings.topic}/{record.device}/{record.kind}"
         messages.append(ha.Message(topic, record.body))
         if self.settings.homeassistant:
             messages += ha.live_messages(self.settings, record)
-        started = [self._start(m.topic, m.payload, m.retain) for m in messages]
-        await asyncio.gather(*(self._guard(task) for task in started))
+        return [(m.topic, m.payload, m.retain) for m in messages]
 
     async def close(self) -> None:
         for task in self._background:

@@ -6,16 +6,18 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from facepush.protocol.jsontext import dump_json
+import msgspec
+
 from facepush.receiver.forward.positions import Cursor
-from facepush.receiver.records import row_item
+from facepush.receiver.records import row_body
 from facepush.receiver.store import EventRow
 
 Kind = Literal["recognition", "alarm"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_item = msgspec.json.Decoder(dict[str, Any])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every record, and frozen costs in __init__
 class Record:
     cursor: Cursor
     event_id: int
@@ -24,9 +26,13 @@ class Record:
     device: str  # the `{device}` of topics and subjects
     late: bool
     received_at: int
-    item: dict[str, Any]  # exactly one item of /api/events
-    body: bytes  # `item` as JSON: the message body
+    body: bytes  # exactly one item of /api/events, as JSON: the message body
     image: bytes | None = None  # the snapshot, for sinks that want it (Home Assistant)
+
+    @property
+    def item(self) -> dict[str, Any]:
+        """The body decoded (only Home Assistant's messages need its values)."""
+        return _item.decode(self.body)
 
 
 def device_of(row: EventRow) -> str:
@@ -38,16 +44,14 @@ def device_of(row: EventRow) -> str:
 
 
 def record_of(cursor: Cursor, row: EventRow, image: bytes | None = None) -> Record:
-    item = row_item(row)
     return Record(
-        cursor=cursor,
-        event_id=row.id,
-        key=row.key,
-        kind="alarm" if row.type == 1 else "recognition",
-        device=device_of(row),
-        late=row.late,
-        received_at=row.received_at,
-        item=item,
-        body=dump_json(item),
-        image=image,
+        cursor,
+        row.id,
+        row.key,
+        "alarm" if row.type == 1 else "recognition",
+        device_of(row),
+        row.late,
+        row.received_at,
+        row_body(row),
+        image,
     )
