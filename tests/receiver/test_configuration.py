@@ -107,6 +107,10 @@ def refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Refused:
             "receiver.toml: forward[1].url: expected a string, got an integer",
         ),
         (
+            '[[forward]]\nname = "hr"\nurl = "https://hr.example/in"\nca = "/nowhere/ca.pem"',
+            "receiver.toml: forward[1].ca: '/nowhere/ca.pem' is not a file",
+        ),
+        (
             '[[forward]]\nname = "ha"\nurl = "mqtt://a"\n[[forward]]\nname = "ha"\n'
             'url = "nats://b"',
             "receiver.toml: forward: [[forward]] tables 1 and 2 are both named 'ha'; each sink "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -91,6 +92,11 @@ def check_window(value: int) -> None:
 def check_timeout(value: float) -> None:
     if not value > 0:
         raise ValueError(f"must be above 0 seconds, got {value}")
+
+
+def check_ca(value: str) -> None:
+    if not Path(value).is_file():
+        raise ValueError(f"{value!r} is not a file (a CA bundle in PEM)")
 
 
 def check_secret(value: str) -> None:
