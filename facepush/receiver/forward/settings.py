@@ -145,9 +145,10 @@ class ForwardSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     timeout: Annotated[
         float, Option("Seconds to wait for one acknowledgement.", check=check_timeout)
     ] = 10.0
-    ca: Annotated[str | None, Option("mqtts/https: a CA bundle (PEM) to trust for the sink.")] = (
-        None
-    )
+    ca: Annotated[
+        str | None,
+        Option("mqtts/https: a CA bundle (PEM) to trust for the sink.", check=check_ca),
+    ] = None
 
     def __post_init__(self) -> None:
         # Checks across this table's fields (msgspec names the table: `forward[2]`).
