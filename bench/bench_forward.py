@@ -32,6 +32,8 @@ NATS = "nats://127.0.0.1:4222"
 BACKLOG = 50_000
 WINDOW = 64  # the sink's default; the bare client keeps as many in flight
 INGEST_SECONDS = 8
+ROUNDS = 2
+POLL_S = 0.25  # /api/forward counts pending rows: not too often
 
 METHOD = f"""
 How it is measured. **Backlog**: a SQLite store is filled with {BACKLOG:,} recognitions
@@ -39,12 +41,13 @@ How it is measured. **Backlog**: a SQLite store is filled with {BACKLOG:,} recog
 starts on it with one `[[forward]]` sink (the machine's NATS with JetStream or Mosquitto,
 a fresh stream or topic each run, `window = {WINDOW}`, the default) and drains it; the rate
 is records acknowledged by the broker (JetStream PubAck, MQTT PUBACK at QoS 1) per second,
-from the receiver's `/api/forward` (`forwarded`, polled every 0.1 s) between the first
-progress and the last record. The **bare client** is the same library (nats-py
+from the receiver's `/api/forward` (`forwarded`, polled every 0.25 s) between the first
+sample with progress and the last before the end. The **bare client** is the same library (nats-py
 `publish_async` with `Nats-Msg-Id`; aiomqtt `publish` at QoS 1) publishing the same
 {BACKLOG:,} message bodies (each record as one `/api/events` item, prepared beforehand) to
-the same broker with {WINDOW} in flight, in this process, in the same run. ratio =
-forwarder ÷ bare client (target ≥ 0.7).
+the same broker with {WINDOW} in flight, in this process, in the same run; two rounds
+interleaved (bare, forwarder, bare, forwarder; each sink a fresh name, so a fresh
+position), the best of each kept. ratio = forwarder ÷ bare client (target ≥ 0.7).
 
 **Lag at full ingest**: `facepush receiver serve` on a fresh SQLite store with both sinks,
 while wrk (2 threads, 64 connections, {INGEST_SECONDS} s, unique pushes as in
@@ -64,9 +67,12 @@ def forward() -> list[Row]:
         db = f"sqlite:///{tmp / 'backlog.sqlite3'}"
         bodies = _fill(db)
         for kind in ("nats", "mqtt"):
-            tag = f"bench{uuid.uuid4().hex[:8]}"
-            bare = asyncio.run(_bare(kind, bodies, tag + "b"))
-            forwarded = _drain(kind, db, tmp, tag)
+            bare = forwarded = 0.0
+            for _ in range(ROUNDS):  # interleaved, best of each: the machine is shared
+                tag = f"bench{uuid.uuid4().hex[:8]}"
+                bare = max(bare, asyncio.run(_bare(kind, bodies, tag + "b")))
+                forwarded = max(forwarded, _drain(kind, db, tmp, tag))
+                asyncio.run(_cleanup(kind, [tag, tag + "b"]))
             rows.append(
                 {
                     "case": f"{BACKLOG:,} backlog",
@@ -76,7 +82,6 @@ def forward() -> list[Row]:
                     "ratio": round(forwarded / bare, 2),
                 }
             )
-            asyncio.run(_cleanup(kind, [tag, tag + "b"]))
         rows += _lag(tmp)
     return rows
 
@@ -160,18 +165,20 @@ def _drain(kind: str, db: str, tmp: Path, tag: str) -> float:
     args = ["facepush", "receiver", "serve", "--listen", "127.0.0.1:0", "--db", db]
     proc, url = start([*args, "--config", str(config)], tmp / f"drain-{kind}.log")
     try:
-        first: tuple[float, int] | None = None
+        # Samples while draining: the rate is taken between the first with progress and
+        # the last before the end (no sample's delay after the end counts).
+        samples: list[tuple[float, int]] = []
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            sink = _sinks(url)[tag]
+            forwarded = _sinks(url)[tag]["forwarded"]
             now = time.perf_counter()
-            if first is None and sink["forwarded"] > 0:
-                first = (now, sink["forwarded"])
-            if sink["forwarded"] >= BACKLOG:
-                assert first is not None
-                return (sink["forwarded"] - first[1]) / (now - first[0])
-            time.sleep(0.1)
-        raise RuntimeError(f"{kind}: the backlog did not drain: {sink}")
+            if forwarded >= BACKLOG:
+                inside = [s for s in samples if s[1] > 0] or [(now, 0)]
+                last = inside[-1] if len(inside) > 1 else (now, forwarded)
+                return (last[1] - inside[0][1]) / (last[0] - inside[0][0])
+            samples.append((now, forwarded))
+            time.sleep(POLL_S)
+        raise RuntimeError(f"{kind}: the backlog did not drain: {samples[-1:]}")
     finally:
         stop(proc)
 
