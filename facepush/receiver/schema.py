@@ -111,7 +111,26 @@ _V3 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# v4: managed terminals (facepush.receiver.terminals). Every record says how it came:
+# `origin` 'push' (the push endpoint: every row stored before) or 'history' (read from a
+# terminal's history by reconciliation). Each managed terminal's reconciliation mark and
+# what it last said it is; and the history records a push delivered afterwards, so that a
+# terminal's `repaired` (records only its history had) counts only the others.
+_V4 = [
+    "ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'push'",
+    "CREATE INDEX events_history ON events (device) WHERE origin = 'history'",
+    """CREATE TABLE terminals (
+        url TEXT PRIMARY KEY,
+        serial TEXT,
+        model TEXT,
+        reconciled_until {big},
+        updated_at {big} NOT NULL
+    )""",
+    "CREATE TABLE history_pushed (key TEXT PRIMARY KEY, device TEXT, pushed_at {big} NOT NULL)",
+    "CREATE INDEX history_pushed_device ON history_pushed (device)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (

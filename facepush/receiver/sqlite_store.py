@@ -27,7 +27,7 @@ from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 PREFIX = "sqlite:///"
 _CHECKPOINT_EVERY_S = 0.5
-_ROWS_PER_INSERT = 500  # 18 parameters a row, well below SQLite's 32766 per statement
+_ROWS_PER_INSERT = 500  # 19 parameters a row, well below SQLite's 32766 per statement
 _INSERT_HEAD = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES "
 _ROW = "(" + ", ".join("?" * sql.EVENT_INSERT_WIDTH) + ")"
 _INSERT_TAIL = " ON CONFLICT (key) DO NOTHING RETURNING key"
@@ -203,8 +203,11 @@ class SQLiteStore(sql.SqlStore):
         return outcomes
 
     def _write(self, query: str, params: Sequence[Any]) -> None:
+        self.execute([(query, params)])
+
+    def execute(self, statements: Sequence[sql.Statement]) -> list[list[tuple[Any, ...]]]:
         with self._transaction() as conn:
-            conn.execute(query, params)
+            return [conn.execute(statement, params).fetchall() for statement, params in statements]
 
     def purge_images(self, older_than_ms: int, flag: str) -> int:
         with self._transaction() as conn:
