@@ -112,13 +112,15 @@ class Reconciler:
         state = self.state
         run = LastRun(started_at=now_ms())
         state.reconciling, state.last_run = True, run
+        step = "info"
         try:
-            if state.serial is None:
+            if state.serial is None:  # its serial marks what its history repaired
                 await self.identify()
+            step = "history"
             await self._pages(run)
             state.reconcile_error = None
         except ClientError as exc:
-            run.error = state.reconcile_error = f"history: {exc}"
+            run.error = state.reconcile_error = f"{step}: {exc}"
         except StoreUnavailable as exc:
             run.error = state.reconcile_error = f"storage unavailable: {exc}"
         finally:

@@ -44,7 +44,9 @@ class TerminalState:
     serial: str | None = None
     model: str | None = None
     online: bool = False
-    last_ping_at: int | None = None  # ms, the receiver's clock
+    last_ping_at: int | None = None  # ms, the receiver's clock: the latest answered ping
+    offline_since: int | None = None  # ms: the first unanswered ping since it last answered
+    pings: int = 0  # rounds since the receiver started, answered or not
     clock_offset_ms: int | None = None  # terminal's clock minus the receiver's (ruling T1)
     event_dest: str | None = None  # where it pushes (redacted), as it last said
     subscribed: bool | None = None  # pushes to public_url; None without a public_url
@@ -71,6 +73,8 @@ class TerminalState:
             "model": self.model,
             "online": self.online,
             "last_ping_at": self.last_ping_at,
+            "offline_since": self.offline_since,
+            "pings": self.pings,
             "clock_offset_ms": self.clock_offset_ms,
             "clock_offset_words": offset_words(self.clock_offset_ms),
             "event_dest": self.event_dest,

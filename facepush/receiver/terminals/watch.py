@@ -65,17 +65,25 @@ class Watcher:
 
     async def poll(self) -> None:
         """One round: ping; then identity (when unknown or back online), clock, subscription."""
+        try:
+            await self._poll()
+        finally:
+            self.state.pings += 1
+
+    async def _poll(self) -> None:
         state = self.state
         try:
             await self.client.ping()
         except ClientError as exc:
             if state.online:
                 log.warning("terminal %s is offline: %s", state.url, exc)
+            if state.online or state.offline_since is None:
+                state.offline_since = now_ms()
             state.online = False
             state.watch_error = f"ping: {exc}"
             return
         back = not state.online
-        state.online, state.last_ping_at = True, now_ms()
+        state.online, state.last_ping_at, state.offline_since = True, now_ms(), None
         if back:
             log.info("terminal %s is online", state.url)
         step = "info"
