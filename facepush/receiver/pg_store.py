@@ -196,7 +196,7 @@ class PostgresStore(sql.SqlStore):
         images = sql.image_rows(stored)
         if images:
             conn.execute(_IMAGE_UPSERT, [list(c) for c in zip(*images, strict=True)])
-        duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
+        duplicates = sql.pushed_duplicates(batch, outcomes)
         with conn.cursor() as cur:
             devices = sql.device_rows(stored)
             if devices:

@@ -493,6 +493,16 @@ def device_day_rows(stored: Sequence[Incoming], zone: tzinfo | None) -> list[tup
     return [(serial, day, n) for (serial, day), n in sorted(counts.items())]
 
 
+def pushed_duplicates(batch: Sequence[Item], outcomes: Sequence[Outcome]) -> int:
+    """The pushes of the batch that were already stored (the `duplicates` counter of
+    /api/stats: a history record read again by reconciliation is not a push)."""
+    return sum(
+        1
+        for item, outcome in zip(batch, outcomes, strict=True)
+        if outcome is Outcome.DUPLICATE and isinstance(item, Incoming) and item.origin == "push"
+    )
+
+
 def counter_rows(stored: Sequence[Incoming], duplicates: int) -> list[tuple[int, str]]:
     alarms = sum(1 for item in stored if item.type == 1)
     pairs = [(len(stored) - alarms, "recognitions"), (alarms, "alarms"), (duplicates, "duplicates")]

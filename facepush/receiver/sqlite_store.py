@@ -198,7 +198,7 @@ class SQLiteStore(sql.SqlStore):
             conn.executemany(_IMAGE_UPSERT, sql.image_rows(stored))
             conn.executemany(sql.DEVICE_UPSERT, sql.device_rows(stored))
             conn.executemany(sql.DEVICE_DAY_UPSERT, sql.device_day_rows(stored, self.zone))
-            duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
+            duplicates = sql.pushed_duplicates(batch, outcomes)
             conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
         return outcomes
 

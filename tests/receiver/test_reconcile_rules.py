@@ -130,7 +130,9 @@ async def test_history_fills_the_gaps_and_repaired_counts_what_only_history_had(
         for _ in range(2):  # the same push twice counts once
             assert (await rx.push(push_of(items[4])))[0] == 200
             assert (await terminal_item(rx))["repaired"] == 2
-        assert (await rx.get("/api/stats"))["data"]["recognitions"] == 4
+        stats = (await rx.get("/api/stats"))["data"]
+        assert stats["recognitions"] == 4
+        assert stats["duplicates"] == 2  # the pushes, not the history items read again
 
     # The mark and the count are the store's: a receiver started again goes on from them.
     fake.items.append(history_item("h-5", base + 10))

@@ -84,6 +84,8 @@ class Watcher:
             return
         back = not state.online
         state.online, state.last_ping_at, state.offline_since = True, now_ms(), None
+        if state.watch_error is not None and state.watch_error.startswith("ping: "):
+            state.watch_error = None  # it answers; a later step says if something else fails
         if back:
             log.info("terminal %s is online", state.url)
         step = "info"
@@ -94,7 +96,7 @@ class Watcher:
             state.clock_offset_ms = (await self.client.time()).offset_ms
             step = "subscription"
             await self._subscription()
-            state.watch_error = None
+            state.watch_error = None  # every step worked
         except ClientError as exc:
             state.watch_error = f"{step}: {exc}"
         if back:
