@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import msgspec
 
 from facepush.checks import above, at_least, listen_address, signing_secret
-from facepush.receiver.attendance.rules import AttendanceSettings
 from facepush.errors import ConfigError
 from facepush.protocol.subscription import validate_dest
+from facepush.receiver.attendance.rules import AttendanceSettings
 from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
 from facepush.receiver.errors import ReceiverConfigError
