@@ -123,6 +123,9 @@ class Reconciler:
             run.error = state.reconcile_error = f"{step}: {exc}"
         except StoreUnavailable as exc:
             run.error = state.reconcile_error = f"storage unavailable: {exc}"
+        except Exception as exc:  # a bug must not end the reconciliation of this terminal
+            log.exception("reconciling %s", state.url)
+            run.error = state.reconcile_error = f"unexpected error: {type(exc).__name__}: {exc}"
         finally:
             run.finished_at = now_ms()
             state.reconciling = False

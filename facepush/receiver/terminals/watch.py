@@ -56,7 +56,11 @@ class Watcher:
         """Poll on a fixed schedule until cancelled; a slow round skips the slots it took."""
         next_at = time.monotonic()
         while True:
-            await self.poll()
+            try:
+                await self.poll()
+            except Exception as exc:  # a bug must not end the watch of this terminal
+                log.exception("watching %s", self.state.url)
+                self.state.watch_error = f"unexpected error: {type(exc).__name__}: {exc}"
             next_at += self.poll_s
             now = time.monotonic()
             if next_at < now:
