@@ -87,7 +87,7 @@ def test_the_terminal_list_shows_clock_words_repaired_and_errors(page: Page, sit
     # It answers its pings; it has just delivered a late backlog (for a minute: replaying).
     expect(row).to_have_attribute("data-state", re.compile("^(online|replaying)$"))
     expect(row.get_by_test_id("terminal-clock")).to_have_text("clock 3 min 12 s fast")
-    expect(row.get_by_test_id("terminal-repaired")).to_have_text("15")
+    expect(row.get_by_test_id("terminal-repaired")).to_have_text("15 repaired")
     expect(row.get_by_test_id("terminal-today")).to_have_text("20")
     expect(row.get_by_test_id("terminal-note")).to_have_count(0)
 
@@ -95,9 +95,10 @@ def test_the_terminal_list_shows_clock_words_repaired_and_errors(page: Page, sit
     expect(dead).to_have_attribute("data-state", "offline")
     expect(dead.get_by_test_id("terminal-state")).to_have_text("offline")
     expect(dead.get_by_test_id("terminal-note")).to_contain_text("ping: ")
-    expect(dead.get_by_test_id("terminal-clock")).to_have_text("—")
+    expect(dead.get_by_test_id("terminal-clock")).to_have_text("clock not read yet")
 
     page.get_by_test_id("lang-toggle").click()
     expect(row.get_by_test_id("terminal-clock")).to_have_text("时钟快 3 分 12 秒")
+    expect(row.get_by_test_id("terminal-repaired")).to_have_text("已补录 15")
     expect(dead.get_by_test_id("terminal-state")).to_have_text("离线")
     page.get_by_test_id("lang-toggle").click()  # the next test's page starts in English

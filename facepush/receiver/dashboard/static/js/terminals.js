@@ -102,28 +102,38 @@ export class Terminals {
           remark &&
             el("span", { class: `note ${remark.cls}`, "data-testid": "terminal-note", title: remark.text, text: remark.text }),
         ),
-        el("td", {}, el("span", { class: `chip ${state}`, "data-testid": "terminal-state", text: t(state) })),
+        el(
+          "td",
+          {},
+          el("span", { class: `chip ${state}`, "data-testid": "terminal-state", text: t(state) }),
+          managed &&
+            el("span", {
+              class: "clock",
+              "data-testid": "terminal-clock",
+              title: managed.clock_offset_ms == null ? null : `${managed.clock_offset_ms} ms`,
+              text: words ? words[lang] || words.en : t("clock_unknown"),
+            }),
+        ),
         el("td", { title: seen === null ? null : fmtFull(seen), text: seen === null ? "—" : t("ago", { t: fmtSpan(now - seen) }) }),
         // Received since midnight in the receiver's time zone, whenever the records happened.
-        el("td", { class: "num", "data-testid": "terminal-today", text: (device?.today ?? 0).toLocaleString() }),
+        el(
+          "td",
+          { class: "num" },
+          el("span", { "data-testid": "terminal-today", text: (device?.today ?? 0).toLocaleString() }),
+          managed &&
+            el("span", {
+              class: "repaired",
+              "data-testid": "terminal-repaired",
+              title: t("repaired_title"),
+              text: t("repaired", { n: managed.repaired.toLocaleString() }),
+            }),
+        ),
         // For attendance: set with PUT /api/devices/{serial}, else in the configuration.
         el("td", {
           "data-testid": "terminal-direction",
           "data-direction": device?.direction,
           title: device?.direction_from,
           text: device ? t(`dir_${device.direction}`) : "—",
-        }),
-        el("td", {
-          class: "clock",
-          "data-testid": "terminal-clock",
-          title: managed?.clock_offset_ms == null ? null : `${managed.clock_offset_ms} ms`,
-          text: words ? words[lang] || words.en : "—",
-        }),
-        el("td", {
-          class: "num",
-          "data-testid": "terminal-repaired",
-          title: managed ? t("repaired_title") : null,
-          text: managed ? managed.repaired.toLocaleString() : "—",
         }),
       );
     });
