@@ -147,7 +147,7 @@ def test_upgrade_counts_what_was_received_today(db_url: str, backend: str, pg_ds
     try:
         assert store.schema_version() == schema.LATEST
         assert todays(store) == {"OLD1": 2, "OLD2": 0}
-        # Every record stored before version 3 came by push.
+        # Every record stored before version 4 came by push.
         assert {row.origin for row in store.events(EventFilter(), None, 10)} == {"push"}
         store.ingest([lean("OLD2", now_ms())])
         assert todays(store) == {"OLD1": 2, "OLD2": 1}

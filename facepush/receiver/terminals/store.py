@@ -1,6 +1,6 @@
 """The durable part of managed terminals, in portable SQL (`?` placeholders) run through
 the store's two primitives: `SqlStore.query` (a reader thread) and `SqlStore.execute`
-(one transaction on the writer thread). The tables are schema version 3's.
+(one transaction on the writer thread). The tables are schema version 4's.
 
 - `terminals`: per terminal URL, the reconciliation mark (`reconciled_until`, ms by the
   terminal's clock: the newest history record read) and its serial and model.
