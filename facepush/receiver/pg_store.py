@@ -35,7 +35,7 @@ INSERT INTO events ({sql.EVENT_INSERT_COLUMNS})
 SELECT * FROM unnest(
     %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
     %s::boolean[], %s::text[], %s::boolean[], %s::text[], %s::integer[], %s::integer[],
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[]
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[]
 ) ORDER BY 1
 ON CONFLICT (key) DO NOTHING
 RETURNING key
@@ -203,7 +203,7 @@ class PostgresStore(sql.SqlStore):
         images = sql.image_rows(stored)
         if images:
             conn.execute(_IMAGE_UPSERT, [list(c) for c in zip(*images, strict=True)])
-        duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
+        duplicates = sql.pushed_duplicates(batch, outcomes)
         with conn.cursor() as cur:
             devices = sql.device_rows(stored)
             if devices:
@@ -215,11 +215,18 @@ class PostgresStore(sql.SqlStore):
         return outcomes
 
     def _write(self, query: str, params: Sequence[Any]) -> None:
+        self.execute([(query, params)])
+
+    def execute(self, statements: Sequence[sql.Statement]) -> list[list[tuple[Any, ...]]]:
         with self._lock:
             conn = self._writer_conn()
             try:
                 with conn.transaction():
-                    conn.execute(_pg(query), list(params))
+                    out = []
+                    for statement, params in statements:
+                        cursor = conn.execute(_pg(statement), list(params))
+                        out.append(cursor.fetchall() if cursor.description else [])
+                    return out
             except psycopg.Error as exc:
                 self._drop_writer()
                 raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None

@@ -113,15 +113,33 @@ _V3: list[Statement] = [
     )""",
 ]
 
+# v4: managed terminals (facepush.receiver.terminals). Every record says how it came:
+# `origin` 'push' (the push endpoint: every row stored before) or 'history' (read from a
+# terminal's history by reconciliation). Each managed terminal's reconciliation mark and
+# what it last said it is; and the history records a push delivered afterwards, so that a
+# terminal's `repaired` (records only its history had) counts only the others.
+_V4: list[Statement] = [
+    "ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'push'",
+    "CREATE INDEX events_history ON events (device) WHERE origin = 'history'",
+    """CREATE TABLE terminals (
+        url TEXT PRIMARY KEY,
+        serial TEXT,
+        model TEXT,
+        reconciled_until {big},
+        updated_at {big} NOT NULL
+    )""",
+    "CREATE TABLE history_pushed (key TEXT PRIMARY KEY, device TEXT, pushed_at {big} NOT NULL)",
+    "CREATE INDEX history_pushed_device ON history_pushed (device)",
+]
 
-# v4: forwarding (facepush.receiver.forward). Each sink's durable position, kept under its
+# v5: forwarding (facepush.receiver.forward). Each sink's durable position, kept under its
 # name: the cursor (xid, id) of the last record of the contiguous acknowledged prefix, and
 # its counters. Records a sink refused for good are set aside per sink, replayable.
 # PostgreSQL only: each event row carries the id of the transaction that inserted it
 # (`xid`, from pg_current_xact_id()); forwarding reads rows in (xid, id) order and only
 # below the snapshot's xmin, where no transaction can still commit (see
 # facepush/receiver/forward/positions.py). Rows stored before keep xid 0: all finished.
-_V4: list[Statement] = [
+_V5: list[Statement] = [
     """CREATE TABLE forward_positions (
         sink TEXT PRIMARY KEY,
         xid {big} NOT NULL,
@@ -152,7 +170,7 @@ _V4: list[Statement] = [
     ("postgresql", "CREATE INDEX events_xid ON events (xid, id)"),
 ]
 
-MIGRATIONS: list[list[Statement]] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[list[Statement]] = [_V1, _V2, _V3, _V4, _V5]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (

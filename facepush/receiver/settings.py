@@ -3,9 +3,9 @@ told, with its default, its help and its check, in one place.
 
 `facepush receiver serve --help` is generated from this class; docs/configuration.md
 shows every key in a file. A table is a field here typed by its own Struct
-(`[attendance]`: AttendanceSettings); one a later version adds (`[[forward]]`,
-`[[terminal]]`) is in `planned` until then: a "not supported yet" error rather than an
-unknown key.
+(`[attendance]`: AttendanceSettings; `[[terminal]]`: a tuple of TerminalSettings); one a
+later version adds (`[[forward]]`) is in `planned` until then: a "not supported yet" error
+rather than an unknown key.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import msgspec
 
 from facepush.checks import above, at_least, listen_address, signing_secret
+from facepush.errors import ConfigError
+from facepush.protocol.subscription import validate_dest
 from facepush.receiver.attendance.rules import AttendanceSettings
 from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.forward.settings import ForwardSettings, check_names
 from facepush.receiver.forward.tuning import Tuning as ForwardTuning
+from facepush.receiver.terminals.settings import TerminalSettings, check_terminals
 from facepush.settings import Option, Settings
 from facepush.web import is_loopback
 
@@ -34,6 +37,8 @@ LISTEN = "127.0.0.1:8080"
 DATA = Path("var/receiver")
 PUSH_PATH = "/Record"
 LATE_AFTER_S = 300.0
+TERMINAL_POLL_S = 30.0
+RECONCILE_EVERY_S = 3600.0
 # Real snapshots are tens of KB; 16 MiB leaves room for large alarm photos, and bounds
 # what one request can make the server hold in memory.
 MAX_BODY = 16 * 1024 * 1024
@@ -86,15 +91,19 @@ def chaos_spec(value: str) -> None:
     ChaosSpec.parse(value)  # ChaosSpecError names the part
 
 
+def push_url(value: str) -> None:
+    """A URL a terminal accepts as its `event_dest` (ruling 4)."""
+    try:
+        validate_dest(value)
+    except ConfigError as exc:
+        raise ValueError(exc.problem) from None
+
+
 class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The integrator's receiver."""
 
     error = ReceiverConfigError
     planned: ClassVar[Mapping[str, str]] = {
-        "terminal": "[[terminal]] (managed terminals)",
-        "terminal_poll": "terminal_poll (managed terminals)",
-        "reconcile_every": "reconcile_every (managed terminals)",
-        "public_url": "public_url",
         "workers": "workers",
     }
 
@@ -189,6 +198,31 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
             from_text=ForwardSettings.from_url,
         ),
     ] = ()
+    public_url: Annotated[
+        str | None,
+        Option(
+            "The push URL terminals reach this receiver at, e.g. http://10.0.0.2:8080/Record: "
+            "managed terminals ([[terminal]]) are subscribed to it.",
+            "URL",
+            check=push_url,
+        ),
+    ] = None
+    terminal_poll: Annotated[
+        float,
+        Option("Seconds between pings of each managed terminal.", "SECONDS", check=at_least(0.1)),
+    ] = TERMINAL_POLL_S
+    reconcile_every: Annotated[
+        float,
+        Option(
+            "Seconds between reconciliations of each managed terminal's history.",
+            "SECONDS",
+            check=at_least(1),
+        ),
+    ] = RECONCILE_EVERY_S
+    terminal: Annotated[
+        tuple[TerminalSettings, ...],
+        Option("Managed terminals: [[terminal]] tables (the file only)."),
+    ] = ()
     chaos: Annotated[
         str | None,
         Option(
@@ -199,6 +233,10 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
             check=chaos_spec,
         ),
     ] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_terminals(self.terminal, self.public_url)
 
     @property
     def db_url(self) -> str:
@@ -227,6 +265,9 @@ class Tuning:
     stream_buffer_bytes: int = STREAM_BUFFER_BYTES
     # Forwarding's intervals (save, poll, lease, backoff).
     forward: ForwardTuning = field(default_factory=ForwardTuning)
+    # A reconciliation reads a terminal's history from its mark less this (seconds):
+    # records of the mark's second made after the last run, and a clock set back a little.
+    reconcile_overlap_s: float = 300.0
 
 
 def default_db_url(data: Path) -> str:

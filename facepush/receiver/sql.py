@@ -28,9 +28,12 @@ from facepush.receiver.store import (
     Store,
 )
 
+# A statement with `?` placeholders and its parameters.
+Statement = tuple[str, Sequence[Any]]
+
 EVENT_COLUMNS = (
     "id, key, type, device, source, occurred_at, received_at, late, fields, envelope_extra, "
-    "image_id, image_flag"
+    "image_id, image_flag, origin"
 )
 
 # The lifecycle of each alarm, in its order; `{columns}` of `lifecycle`.
@@ -122,6 +125,7 @@ def event_where(flt: EventFilter, before_id: int | None) -> tuple[str, list[Any]
         ("device", flt.device),
         ("user_id", flt.user_id),
         ("pass", flt.passed),
+        ("origin", flt.origin),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -154,6 +158,7 @@ def to_event(row: Sequence[Any]) -> EventRow:
         envelope_extra=extra.encode() if isinstance(extra, str) else extra,
         image_id=row[10],
         image_flag=row[11],
+        origin=row[12],
     )
 
 
@@ -176,6 +181,18 @@ class SqlStore(Store):
     @abc.abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (with `?` placeholders) on this thread's reader."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query of portable SQL (`?` placeholders): a primitive for the
+        receiver's other parts (facepush.receiver.terminals) that keep their SQL in their
+        own module."""
+        return self._fetch(sql, params)
+
+    @abc.abstractmethod
+    def execute(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+        """Run writes of portable SQL (`?` placeholders) in ONE transaction on the writer
+        connection, durably; returns the rows each statement returned (RETURNING). Call it
+        on the writer thread (`Writer.run_exclusive`). Raises StoreUnavailable."""
 
     def _scan(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """The rows of a read-only query, read one at a time where the backend can, so that
@@ -397,9 +414,9 @@ ON CONFLICT (serial) DO UPDATE SET
 
 EVENT_INSERT_COLUMNS = (
     "key, type, device, source, occurred_at, received_at, late, user_id, pass, trace_id, "
-    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name"
+    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name, origin"
 )
-EVENT_INSERT_WIDTH = 18
+EVENT_INSERT_WIDTH = 19
 
 DEVICE_DAY_UPSERT = """
 INSERT INTO device_days (serial, day, records) VALUES (?, ?, ?)
@@ -483,6 +500,16 @@ def device_day_rows(stored: Sequence[Incoming], zone: tzinfo | None) -> list[tup
     return [(serial, day, n) for (serial, day), n in sorted(counts.items())]
 
 
+def pushed_duplicates(batch: Sequence[Item], outcomes: Sequence[Outcome]) -> int:
+    """The pushes of the batch that were already stored (the `duplicates` counter of
+    /api/stats: a history record read again by reconciliation is not a push)."""
+    return sum(
+        1
+        for item, outcome in zip(batch, outcomes, strict=True)
+        if outcome is Outcome.DUPLICATE and isinstance(item, Incoming) and item.origin == "push"
+    )
+
+
 def counter_rows(stored: Sequence[Incoming], duplicates: int) -> list[tuple[int, str]]:
     alarms = sum(1 for item in stored if item.type == 1)
     pairs = [(len(stored) - alarms, "recognitions"), (alarms, "alarms"), (duplicates, "duplicates")]
@@ -509,4 +536,5 @@ def event_values(item: Incoming) -> tuple[Any, ...]:
         item.image_flag,
         item.user_kind,
         item.user_name,
+        item.origin,
     )

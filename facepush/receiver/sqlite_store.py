@@ -28,7 +28,7 @@ from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 PREFIX = "sqlite:///"
 _CHECKPOINT_EVERY_S = 0.5
-_ROWS_PER_INSERT = 500  # 18 parameters a row, well below SQLite's 32766 per statement
+_ROWS_PER_INSERT = 500  # 19 parameters a row, well below SQLite's 32766 per statement
 _INSERT_HEAD = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES "
 _ROW = "(" + ", ".join("?" * sql.EVENT_INSERT_WIDTH) + ")"
 _INSERT_TAIL = " ON CONFLICT (key) DO NOTHING RETURNING key"
@@ -206,13 +206,16 @@ class SQLiteStore(sql.SqlStore):
             conn.executemany(_IMAGE_UPSERT, sql.image_rows(stored))
             conn.executemany(sql.DEVICE_UPSERT, sql.device_rows(stored))
             conn.executemany(sql.DEVICE_DAY_UPSERT, sql.device_day_rows(stored, self.zone))
-            duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
+            duplicates = sql.pushed_duplicates(batch, outcomes)
             conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
         return outcomes
 
     def _write(self, query: str, params: Sequence[Any]) -> None:
+        self.execute([(query, params)])
+
+    def execute(self, statements: Sequence[sql.Statement]) -> list[list[tuple[Any, ...]]]:
         with self._transaction() as conn:
-            conn.execute(query, params)
+            return [conn.execute(statement, params).fetchall() for statement, params in statements]
 
     def purge_images(self, older_than_ms: int, flag: str) -> int:
         with self._transaction() as conn:

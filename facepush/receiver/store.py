@@ -52,6 +52,9 @@ class Incoming:
     # Who a recognition matched (recognitionType, or user.type) and the name: attendance.
     user_kind: int | None = None
     user_name: str | None = None
+    # How it came: "push" (the push endpoint) or "history" (a terminal's history, read by
+    # the reconciliation of managed terminals).
+    origin: str = "push"
 
 
 @dataclass(slots=True)
@@ -78,6 +81,7 @@ class EventFilter:
     passed: bool | None = None
     since: int | None = None  # occurred_at >= since (ms)
     until: int | None = None  # occurred_at <= until (ms)
+    origin: str | None = None  # "push" or "history"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class EventRow:
     envelope_extra: bytes | None
     image_id: str | None
     image_flag: str | None
+    origin: str = "push"
 
 
 @dataclass(frozen=True, slots=True)
