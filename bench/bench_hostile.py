@@ -41,7 +41,7 @@ MIB = 1024 * 1024
 # passes the protocol's checks and still fails in the database, for the writer's isolation.
 _POISON_SERVER = """
 import asyncio, sys
-from facepush.receiver import ReceiverConfig, create_app, open_store
+from facepush.receiver import create_app, open_store
 from facepush.receiver.errors import RecordRejected
 from facepush.web import serve_until_stopped
 url, mode = sys.argv[1], sys.argv[2]
@@ -52,7 +52,13 @@ def ingest(batch):
         raise RecordRejected("poisoned") if mode == "rejected" else ValueError("poisoned")
     return real(batch)
 store.ingest = ingest
-app = create_app(ReceiverConfig(db_url=url), store)
+try:
+    from facepush.receiver import ReceiverSettings
+    settings = ReceiverSettings(db=url)
+except ImportError:  # an earlier checkout (FACEPUSH_ROOT)
+    from facepush.receiver import ReceiverConfig
+    settings = ReceiverConfig(db_url=url)
+app = create_app(settings, store)
 asyncio.run(serve_until_stopped(app, "127.0.0.1", 0))
 """
 

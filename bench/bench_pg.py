@@ -124,10 +124,10 @@ def _event_insert(columns: int) -> str:
 
 def _scripts(conn: Any, batch: int, tmp: Path) -> dict[str, Path]:
     """The two pgbench scripts for `batch`, and the table their arrays are read from."""
-    from facepush.receiver import pg_store, sql
+    from facepush.receiver import pg_store, writes
 
     items = _items(batch)
-    rows = [sql.event_values(item) for item in items]
+    rows = [writes.event_values(item) for item in items]
     columns = list(zip(*rows, strict=True))
     types = _PARAM.findall(pg_store._EVENT_INSERT)
     literals = [
@@ -143,12 +143,12 @@ def _scripts(conn: Any, batch: int, tmp: Path) -> dict[str, Path]:
         f"\\if :loaded = 0\nSELECT 1 AS loaded, {', '.join(names)} FROM {table} \\gset\n\\endif\n"
     )
     insert = _event_insert(len(types)) + ";\n"
-    device = sql.device_rows(items)[0]
-    day = sql.device_day_rows(items)[0]
+    device = writes.device_rows(items)[0]
+    day = writes.device_day_rows(items)[0]
     rest = [
-        _inline(sql.DEVICE_UPSERT, device, serial_at=0),
-        _inline(sql.DEVICE_DAY_UPSERT, day, serial_at=0),
-        *(_inline(sql.COUNTER_UPDATE, row) for row in sql.counter_rows(items, 0)),
+        _inline(writes.DEVICE_UPSERT, device, serial_at=0),
+        _inline(writes.DEVICE_DAY_UPSERT, day, serial_at=0),
+        *(_inline(writes.COUNTER_UPDATE, row) for row in writes.counter_rows(items, [], [])),
     ]
     texts = {
         "events insert": load + insert,

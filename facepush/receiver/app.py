@@ -19,6 +19,7 @@ from facepush.receiver import dashboard
 from facepush.receiver.attendance.api import AttendanceApi
 from facepush.receiver.auth import token_middleware
 from facepush.receiver.backends import open_store
+from facepush.receiver.budget import BodyBudget
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
 from facepush.receiver.health import Health
@@ -27,7 +28,7 @@ from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.settings import ReceiverSettings, Tuning
-from facepush.receiver.store import Store
+from facepush.receiver.store import QuarantineLimits, Store
 from facepush.receiver.stream import Broadcaster
 from facepush.sitepolicy import SitePolicy, add_headers, allowed_hosts_for
 from facepush.sitepolicy import middleware as site_policy
@@ -66,7 +67,11 @@ def create_app(
             f"the store counts days in {_zone_name(store.zone)}, the settings say "
             f"{_zone_name(settings.zone)}: open it with open_store(url, zone=settings.zone)"
         )
+    store.quarantine_limits = QuarantineLimits(
+        max_rows=tuning.quarantine_rows, max_bytes=tuning.quarantine_bytes
+    )
     metrics = ReceiverMetrics()
+    metrics.quarantine_dropped = lambda: store.quarantine_dropped
     broadcaster = Broadcaster(tuning.keepalive_s, tuning.stream_buffer_bytes)
     writer = Writer(store, metrics, on_stored=broadcaster.publish)
     queries = Queries(
@@ -84,6 +89,7 @@ def create_app(
         writer,
         metrics,
         PushSettings(settings.max_body, int(settings.late_after * 1000), signing_key),
+        BodyBudget(max(tuning.body_budget, settings.max_body), wait_s=tuning.budget_wait_s),
     )
 
     # No cross-site writes, no DNS rebinding; the push path takes any Content-Type.
@@ -144,6 +150,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await writer.stop()
+        push.close()
         queries.pool.shutdown(wait=True)
         health.close()
         if owned:

@@ -111,7 +111,21 @@ _V3 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# v4: bounded quarantine and conflicting duplicates (issue 10). A refused push keeps only a
+# prefix of its body in `body`, with the `size` and `sha256` of the whole body, `reason`,
+# and `kept` (bytes the row holds, for the byte cap). Events keep a `digest` of their
+# content, so that a repeat of a key with other content is a conflict, not a duplicate.
+# Rows from before keep NULL `reason`/`sha256` where they cannot be derived.
+_V4 = [
+    "ALTER TABLE quarantine ADD COLUMN reason TEXT",
+    "ALTER TABLE quarantine ADD COLUMN size {big}",
+    "ALTER TABLE quarantine ADD COLUMN sha256 TEXT",
+    "ALTER TABLE quarantine ADD COLUMN kept {big}",
+    "ALTER TABLE events ADD COLUMN digest TEXT",
+    "INSERT INTO counters (name, value) VALUES ('conflicts', 0), ('quarantine_dropped', 0)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (
@@ -140,6 +154,23 @@ _V3_BACKFILL: dict[Dialect, str] = {
     ),
 }
 
+# The prefix kept of a quarantined body (QuarantineLimits.prefix, the default).
+PREFIX_BYTES = 4096
+# v4's backfill of the quarantine: size and sha256 of the stored body, then only its prefix.
+# (SQLite has no sha256(); its store registers `sha256_hex` before migrating.)
+_V4_QUARANTINE: dict[Dialect, str] = {
+    "sqlite": (
+        "UPDATE quarantine SET size = length(body), sha256 = sha256_hex(body), "
+        f"body = substr(body, 1, {PREFIX_BYTES}), "
+        f"kept = min(length(body), {PREFIX_BYTES}) + length(CAST(error AS BLOB))"
+    ),
+    "postgresql": (
+        "UPDATE quarantine SET size = length(body), sha256 = encode(sha256(body), 'hex'), "
+        f"body = substring(body FROM 1 FOR {PREFIX_BYTES}), "
+        f"kept = LEAST(length(body), {PREFIX_BYTES}) + octet_length(error)"
+    ),
+}
+
 
 def backfill(
     version: int, dialect: Dialect, zone: tzinfo | None = None
@@ -149,6 +180,8 @@ def backfill(
     right after its DDL, in the same transaction."""
     if version == 3:
         return [(_V3_BACKFILL[dialect], [])]
+    if version == 4:
+        return [(_V4_QUARANTINE[dialect], [])]
     if version != 2:
         return []
     day = days.today(zone)

@@ -214,6 +214,14 @@ class Tuning:
     # Byte bounds of API pages and export chunks, and of each stream client's buffer.
     page_bytes: int = PAGE_BYTES
     stream_buffer_bytes: int = STREAM_BUFFER_BYTES
+    # The quarantine's bounds (see receiver/quarantine.py): rows, and bytes of prefixes and
+    # errors; the oldest are dropped first.
+    quarantine_rows: int = 10_000
+    quarantine_bytes: int = 32 * 1024 * 1024
+    # Bytes of bodies larger than 256 KiB held at once (at least --max-body), and how long a
+    # push waits for room before it gets 503 (see receiver/budget.py).
+    body_budget: int = 64 * 1024 * 1024
+    budget_wait_s: float = 10.0
 
 
 def default_db_url(data: Path) -> str:

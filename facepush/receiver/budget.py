@@ -1,0 +1,122 @@
+"""A bound on the bytes of push bodies held at once (read, decoded, waiting for a commit).
+
+Without it, 48 pushes of 15 MiB arriving together made the receiver hold all of them: 1.6 GB.
+A push takes budget for its body before reading it (its Content-Length; a body without one
+takes budget as its chunks arrive) and gives it back when its reply is ready. A push that
+cannot get budget waits, first come first served, at most `wait_s` seconds; then it gets 503
+and the terminal retries later, keeping the record. Small bodies have a budget of their own,
+so that a flood of large ones never holds up ordinary pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from facepush.receiver.errors import ReceiverError
+
+MIB = 1024 * 1024
+SMALL_BODY = 256 * 1024  # up to this a body counts against the small budget
+LARGE_BUDGET = 64 * MIB
+SMALL_BUDGET = 16 * MIB
+WAIT_S = 10.0
+
+
+class Busy(ReceiverError):
+    """No budget for this body within the wait: the push is answered 503 (push again)."""
+
+
+class ByteBudget:
+    """A FIFO semaphore counted in bytes, on one event loop."""
+
+    def __init__(self, total: int, wait_s: float) -> None:
+        self.total = total
+        self.wait_s = wait_s
+        self.free = total
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    @property
+    def in_use(self) -> int:
+        return self.total - self.free
+
+    async def acquire(self, n: int) -> int:
+        """Take `n` bytes (at most all of the budget); returns what was taken."""
+        n = min(n, self.total)
+        if not self._waiters and n <= self.free:
+            self.free -= n
+            return n
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, future))
+        try:
+            async with asyncio.timeout(self.wait_s):
+                await future
+        except BaseException as exc:
+            if future.done() and not future.cancelled():
+                self.release(n)  # granted just as the wait ended: give it back
+            else:
+                future.cancel()
+                self._grant()  # a later, smaller waiter may fit now
+            if isinstance(exc, TimeoutError):
+                raise Busy(
+                    f"the receiver is busy receiving other large pushes "
+                    f"({self.total // MIB} MiB of bodies at once); push again later"
+                ) from None
+            raise
+        return n
+
+    def release(self, n: int) -> None:
+        self.free += n
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters:
+            n, future = self._waiters[0]
+            if future.done():  # gave up waiting
+                self._waiters.popleft()
+                continue
+            if n > self.free:
+                return
+            self._waiters.popleft()
+            self.free -= n
+            future.set_result(None)
+
+
+@dataclass
+class Grant:
+    """The budget one push holds; `extend` takes more (a body without Content-Length)."""
+
+    budget: ByteBudget
+    held: int = 0
+
+    async def extend(self, n: int) -> None:
+        self.held += await self.budget.acquire(n)
+
+
+class BodyBudget:
+    """The two budgets: bodies up to SMALL_BODY, and larger ones (or of unknown length)."""
+
+    def __init__(
+        self, large: int = LARGE_BUDGET, small: int = SMALL_BUDGET, wait_s: float = WAIT_S
+    ) -> None:
+        self.large = ByteBudget(large, wait_s)
+        self.small = ByteBudget(small, wait_s)
+
+    @property
+    def in_use(self) -> int:
+        return self.large.in_use + self.small.in_use
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, length: int | None) -> AsyncIterator[Grant]:
+        """Budget for a body of `length` bytes (None: unknown, taken as it arrives)."""
+        small = length is not None and length <= SMALL_BODY
+        grant = Grant(self.small if small else self.large)
+        try:
+            if length:
+                await grant.extend(length)
+            yield grant
+        finally:
+            if grant.held:
+                grant.budget.release(grant.held)
