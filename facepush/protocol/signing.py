@@ -61,8 +61,10 @@ def sign_headers(key: bytes, msg_id: str, body: bytes, now: float | None = None)
     }
 
 
-def verify(key: bytes, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
-    """Check a push's signature; returns its `webhook-id` or raises SignatureError."""
+def check_headers(headers: Mapping[str, str], now: float | None = None) -> tuple[str, int, str]:
+    """The `webhook-id`, timestamp and signatures of a push, if present, well formed and
+    fresh; raises SignatureError otherwise. Needs no body: a receiver can refuse an unsigned
+    push before reading it."""
     lowered = {k.lower(): v for k, v in headers.items()}
     msg_id = lowered.get("webhook-id", "")
     stamp = lowered.get("webhook-timestamp", "")
@@ -83,6 +85,12 @@ def verify(key: bytes, headers: Mapping[str, str], body: bytes, now: float | Non
         raise SignatureError(
             f"webhook-timestamp is {int(current - timestamp)} s off (max 300)", "stale"
         )
+    return msg_id, timestamp, sigs
+
+
+def verify(key: bytes, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
+    """Check a push's signature; returns its `webhook-id` or raises SignatureError."""
+    msg_id, timestamp, sigs = check_headers(headers, now)
     expected = signature(key, msg_id, timestamp, body)
     if any(hmac.compare_digest(expected, s) for s in sigs.split(" ") if s.startswith("v1,")):
         return msg_id

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from facepush.errors import DecodeError
 from facepush.protocol import decode_push, failure_reply, success_reply
-from facepush.protocol.signing import SignatureError, verify
+from facepush.protocol.signing import SignatureError, check_headers, verify
 from facepush.protocol.times import now_ms
 from facepush.receiver import quarantine
 from facepush.receiver.budget import BodyBudget, Busy, Grant
@@ -87,6 +87,13 @@ class PushHandler:
 
     async def _handle(self, request: web.Request) -> web.Response:
         arrival = _Arrival(now_ms(), request.remote)
+        if self.settings.signing_key is not None:
+            try:  # an unsigned or stale push is refused before its body is read
+                check_headers(request.headers)
+            except SignatureError as exc:
+                response = self._unsigned(exc)
+                response.force_close()  # the body was not read
+                return response
         length = request.content_length
         if length is not None and length > self.settings.max_body:
             length = self.settings.quarantine_prefix  # only the prefix is read
@@ -121,10 +128,7 @@ class PushHandler:
         large = size > OFF_LOOP_BYTES
         body, item = await self._off_loop(large, lambda: self._prepare(request, parts, arrival))
         if isinstance(item, SignatureError):
-            self.metrics.refused["signature"] += 1
-            self.metrics.signature_failures[item.reason] += 1
-            text = f"signature: {item}"
-            return web.Response(body=failure_reply(401, text), status=401, content_type=_JSON)
+            return self._unsigned(item)
         if isinstance(item, DecodeError):
             return await self._refuse(400, "bad_request", str(item), body, arrival, large)
         try:
@@ -214,6 +218,14 @@ class PushHandler:
             return self._unavailable(exc)
         self.metrics.quarantined += 1
         return web.Response(body=failure_reply(status, text), status=status, content_type=_JSON)
+
+    def _unsigned(self, exc: SignatureError) -> web.Response:
+        """Not from a terminal of this site: counted by reason, not kept (anyone could fill
+        the quarantine otherwise)."""
+        self.metrics.refused["signature"] += 1
+        self.metrics.signature_failures[exc.reason] += 1
+        text = f"signature: {exc}"
+        return web.Response(body=failure_reply(401, text), status=401, content_type=_JSON)
 
     def _unavailable(self, exc: Exception) -> web.Response:
         self.metrics.unavailable += 1
