@@ -89,7 +89,11 @@ def create_app(
         writer,
         metrics,
         PushSettings(settings.max_body, int(settings.late_after * 1000), signing_key),
-        BodyBudget(max(tuning.body_budget, settings.max_body), wait_s=tuning.budget_wait_s),
+        BodyBudget(
+            max(tuning.body_budget, settings.max_body),
+            wait_s=tuning.budget_wait_s,
+            rate=tuning.large_body_rate,
+        ),
     )
 
     # No cross-site writes, no DNS rebinding; the push path takes any Content-Type.

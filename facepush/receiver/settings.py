@@ -218,9 +218,11 @@ class Tuning:
     # errors; the oldest are dropped first.
     quarantine_rows: int = 10_000
     quarantine_bytes: int = 32 * 1024 * 1024
-    # Bytes of bodies larger than 256 KiB held at once (at least --max-body), and how long a
-    # push waits for room before it gets 503 (see receiver/budget.py).
+    # Bytes of bodies larger than 256 KiB held at once (at least --max-body), the rate at
+    # which such bodies are taken in (bytes/s), and how long a push waits for room before
+    # it gets 503 (see receiver/budget.py).
     body_budget: int = 64 * 1024 * 1024
+    large_body_rate: float = 32 * 1024 * 1024
     budget_wait_s: float = 10.0
 
 
