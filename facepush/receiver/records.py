@@ -16,6 +16,7 @@ from facepush.receiver.store import EventRow, Incoming
 
 IMAGE_FIELDS = ("rgb_image", "alarm_photo")
 _decoder = msgspec.json.Decoder(dict[str, Any])
+_canonical = msgspec.json.Encoder(order="sorted")
 # The name under which the models serialise `extra` (the unknown fields).
 _EXTRA = next(f.encode_name for f in msgspec.structs.fields(Recognition) if f.name == "extra")
 
@@ -114,16 +115,17 @@ def incoming(push: Push, *, source: str | None, received_at: int, late_after_ms:
         else:
             item.image = raw
             item.image_id = hashlib.sha256(raw).hexdigest()
-    item.digest = content_digest(item)
+    item.digest = content_digest(fields, push.extra, item.image_id or item.image_flag)
     return item
 
 
-def content_digest(item: Incoming) -> str:
-    """What makes two pushes of one key the same record: the pushed fields, the envelope's
-    extra fields and the image (by its sha256, or what was wrong with it)."""
-    h = hashlib.blake2b(item.fields, digest_size=16)
-    h.update(b"\0" + (item.envelope_extra or b""))
-    h.update(b"\0" + (item.image_id or item.image_flag or "").encode())
+def content_digest(fields: dict[str, Any], extra: dict[str, Any], image: str | None) -> str:
+    """What makes two pushes of one key the same record: the pushed fields and the
+    envelope's extra fields (whatever their order) and the image (its sha256, or what was
+    wrong with it)."""
+    h = hashlib.blake2b(_canonical.encode(fields), digest_size=16)
+    h.update(b"\0" + (_canonical.encode(extra) if extra else b""))
+    h.update(b"\0" + (image or "").encode())
     return h.hexdigest()
 
 

@@ -97,3 +97,13 @@ def test_a_conflict_within_one_batch(store: Store) -> None:
     a, b = make(recognition("same", user_id="1")), make(recognition("same", user_id="2"))
     again = make(recognition("same", user_id="1"))
     assert store.ingest([a, b, again]) == [Outcome.STORED, Outcome.CONFLICT, Outcome.DUPLICATE]
+
+
+def test_the_same_record_with_its_fields_in_another_order_is_no_conflict(store: Store) -> None:
+    from tests.receiver.test_store import make
+
+    first = recognition("ordered")
+    data = first["data"]
+    reordered = {"type": 0, "data": dict(reversed(list(data.items())))}
+    assert list(reordered["data"]) != list(data)
+    assert store.ingest([make(first), make(reordered)]) == [Outcome.STORED, Outcome.DUPLICATE]
