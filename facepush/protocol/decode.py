@@ -41,7 +41,8 @@ _TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 def decode_push(body: bytes | str, *, strict: bool = False) -> Push:
     """Decode one pushed envelope `{"type": ..., "data": {...}}`."""
     limits.check_body(body)
-    return decode_object(parse_json(body, lenient=not strict), strict=strict)
+    value = parse_json(body, lenient=not strict)
+    return _decode(value, strict, "", len(body))
 
 
 def decode_pushes(body: bytes | str, *, strict: bool = False) -> list[Push]:
@@ -54,13 +55,18 @@ def decode_pushes(body: bytes | str, *, strict: bool = False) -> list[Push]:
 
 def decode_object(value: Any, *, strict: bool = False, path: str = "") -> Push:
     """Decode an already parsed envelope; `path` prefixes field names in errors."""
+    return _decode(value, strict, path, None)
+
+
+def _decode(value: Any, strict: bool, path: str, text_size: int | None) -> Push:
+    """`text_size`: the length of the JSON text `value` was parsed from, when known."""
     try:
-        return _decode_object(value, strict, path)
+        return _decode_object(value, strict, path, text_size)
     except RecursionError:
         raise DecodeError(path or "body", "JSON nested too deeply") from None
 
 
-def _decode_object(value: Any, strict: bool, path: str) -> Push:
+def _decode_object(value: Any, strict: bool, path: str, text_size: int | None) -> Push:
     where = path or "body"
     if not isinstance(value, dict):
         raise DecodeError(where, f"expected a push object, got {_show(value)}")
@@ -89,7 +95,8 @@ def _decode_object(value: Any, strict: bool, path: str) -> Push:
     push = Push(type=EventType(kind), data=event)
     push.extra = _unknown(value, Push)
     _check_unknown(push, path)
-    limits.check_size(value, data, path)
+    if text_size is None or text_size > limits.SURELY_SMALL_TEXT:
+        limits.check_size(value, data, path)
     return push
 
 

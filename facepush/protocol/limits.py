@@ -42,6 +42,10 @@ MAX_IMAGE_BYTES = 4 * 1024 * 1024
 MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: what ISO 8601 and JS Date can show
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 IMAGE_FIELDS = ("rgb_image", "alarm_photo")
+# Re-encoded compactly, JSON text grows at most 4.5 times (a float written `1e15` comes
+# back as `1000000000000000.0`; everything else stays or shrinks): a record parsed from at
+# most this much text cannot exceed MAX_RECORD_BYTES, and need not be re-encoded to know.
+SURELY_SMALL_TEXT = MAX_RECORD_BYTES * 2 // 9
 _SLICE = 1024 * 1024
 
 

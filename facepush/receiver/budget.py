@@ -18,10 +18,8 @@ before it is read, holding nothing but its connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from facepush.receiver.errors import ReceiverError
@@ -129,13 +127,18 @@ class ByteBudget:
 
 @dataclass
 class Grant:
-    """The budget one push holds; `extend` takes more (a body without Content-Length)."""
+    """The budget one push holds: `extend` takes more, `release` gives all of it back."""
 
     budget: ByteBudget
     held: int = 0
 
     async def extend(self, n: int) -> None:
         self.held += await self.budget.acquire(n)
+
+    def release(self) -> None:
+        if self.held:
+            self.budget.release(self.held)
+            self.held = 0
 
 
 class BodyBudget:
@@ -155,15 +158,9 @@ class BodyBudget:
     def in_use(self) -> int:
         return self.large.in_use + self.small.in_use
 
-    @contextlib.asynccontextmanager
-    async def reserve(self, length: int | None) -> AsyncIterator[Grant]:
-        """Budget for a body of `length` bytes (None: unknown, taken as it arrives)."""
+    def grant(self, length: int | None) -> Grant:
+        """The (still empty) grant of a body of `length` bytes (None: unknown): from the
+        small budget up to SMALL_BODY, else from the large one. (A plain object rather than
+        a context manager: this runs for every push.)"""
         small = length is not None and length <= SMALL_BODY
-        grant = Grant(self.small if small else self.large)
-        try:
-            if length:
-                await grant.extend(length)
-            yield grant
-        finally:
-            if grant.held:
-                grant.budget.release(grant.held)
+        return Grant(self.small if small else self.large)

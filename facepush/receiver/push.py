@@ -97,14 +97,18 @@ class PushHandler:
         length = request.content_length
         if length is not None and length > self.settings.max_body:
             length = self.settings.quarantine_prefix  # only the prefix is read
+        grant = self.budget.grant(length)
         try:
-            async with self.budget.reserve(length) as grant:
-                return await self._receive(request, arrival, grant)
+            if length:
+                await grant.extend(length)
+            return await self._receive(request, arrival, grant)
         except Busy as exc:
             self.metrics.busy += 1
             response = self._unavailable(exc)
-            response.force_close()  # the body was not read
+            response.force_close()  # the body was not (all) read
             return response
+        finally:
+            grant.release()
 
     async def _receive(self, request: web.Request, arrival: _Arrival, grant: Grant) -> web.Response:
         parts, size, complete = await _read_body(request, self.settings, grant)

@@ -138,3 +138,15 @@ def test_trailing_commas_are_repaired_only_for_that_error_and_boundedly() -> Non
         parse_json(big)  # above the size the repair is attempted for
     with pytest.raises(DecodeError, match="expected ':'"):
         parse_json(b'{"a" 1,}')  # another error: no repair attempted
+
+
+@pytest.mark.parametrize(
+    "text", [b"[1e15]", b"[1e9,1e15,-1e15]", b'["\\u2028"]', b"[1.0e15]", b'{"a":1e15}']
+)
+def test_re_encoded_json_grows_at_most_4_5_times(text: bytes) -> None:
+    """The bound that lets the decoder skip re-encoding records parsed from small text."""
+    from facepush.protocol.jsontext import dump_json
+    from facepush.protocol.limits import SURELY_SMALL_TEXT
+
+    assert len(dump_json(parse_json(text))) <= 4.5 * len(text)
+    assert SURELY_SMALL_TEXT * 4.5 <= MAX_RECORD_BYTES
