@@ -204,7 +204,7 @@ async def test_the_body_budget_makes_a_large_push_wait_then_503(serve: Serve) ->
     _, writer = await asyncio.open_connection(host, int(port))
     try:
         writer.write(
-            b"POST /Record HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /Record HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {MIB}\r\n\r\n".encode()
             + b" " * (300 * 1024)
         )
