@@ -163,8 +163,6 @@ def _alarm(data: dict[str, Any], path: str) -> Alarm:
     serial = data.get("deviceSN")  # not in the protocol; some firmware add one
     if isinstance(serial, str):
         limits.check_ident(serial, f"{path}.deviceSN")
-        if len(serial) > limits.MAX_IDENT:
-            raise DecodeError(f"{path}.deviceSN", f"expected str of length <= {limits.MAX_IDENT}")
     limits.check_time(record.event_time, record.occurred_at, f"{path}.event_time")
     record.extra = _unknown(data, Alarm)
     return record

@@ -7,8 +7,8 @@ limit), so without bounds a single push could make a receiver store, index and s
 refusal names the field. The receiver and the terminal's intake apply them alike, through
 the one decoder.
 
-- identity and indexed text (`uuid`, `trace_id`, `deviceSN`, `user_id`): 256 characters,
-  no NUL;
+- identity and indexed text (`uuid`, `trace_id`, `deviceSN`, `user_id`): 1,024 bytes of
+  UTF-8 (MAX_IDENTITY_BYTES, what a terminal can send as a header), no NUL;
 - any other text (known or unknown field, object keys too): 4,096 characters;
 - one array (`groups`, or an unknown field's): 1,024 entries; nesting: 32 levels;
 - the record without its image (compact JSON, envelope included): 64 KiB;
@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from facepush.errors import DecodeError
+from facepush.protocol.identity import MAX_IDENTITY_BYTES
 from facepush.protocol.jsontext import dump_json
 
 # "The terminal caches at most 50,000 offline records" (push-protocol.md; ruling 8 of
@@ -33,7 +34,9 @@ from facepush.protocol.jsontext import dump_json
 # --cache-limit, the outboxes' default cap, and the fleet's smallest outbox.
 CACHE_LIMIT = 50_000
 
-MAX_IDENT = 256  # characters; PostgreSQL's B-tree entries hold ~2.7 KB, UTF-8 up to 4 B each
+# Bytes of UTF-8: what a terminal can send as the `webhook-id` header (identity.py), and
+# well inside PostgreSQL's B-tree entries (~2.7 KB), which index these columns.
+MAX_IDENT = MAX_IDENTITY_BYTES
 MAX_TEXT = 4096  # characters
 MAX_ITEMS = 1024
 MAX_DEPTH = 32
@@ -72,10 +75,24 @@ def check_body(body: bytes | str) -> None:
 
 
 def check_ident(value: str | None, path: str) -> None:
-    """An identity or indexed text: no NUL (PostgreSQL text cannot hold it, and no
-    escaping keeps `a\\0` and a literal `a\\u0000` apart without rewriting every key)."""
-    if value is not None and "\x00" in value:
-        raise DecodeError(path, "must not contain NUL (U+0000), which no stored text can hold")
+    """An identity or indexed text: at most MAX_IDENT bytes of UTF-8, and no NUL
+    (PostgreSQL text cannot hold it, and no escaping keeps `a\\0` and a literal `a\\u0000`
+    apart without rewriting every key)."""
+    if value is None:
+        return
+    nul = value.find("\x00")
+    if nul >= 0:
+        raise DecodeError(
+            path,
+            f"holds the control character U+0000 (NUL) at offset {nul}, which no stored text "
+            "can hold",
+        )
+    # Characters bound bytes from below: only a long text needs encoding to know its size.
+    if len(value) > MAX_IDENT:
+        raise DecodeError(path, f"is longer than {MAX_IDENT} bytes ({len(value)} characters)")
+    if len(value) * 4 > MAX_IDENT and len(value.encode("utf-8", "surrogatepass")) > MAX_IDENT:
+        size = len(value.encode("utf-8", "surrogatepass"))
+        raise DecodeError(path, f"is longer than {MAX_IDENT} bytes of UTF-8 ({size})")
 
 
 def check_time(value: int | None, ms: int | None, path: str) -> None:

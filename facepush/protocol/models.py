@@ -15,7 +15,7 @@ import msgspec
 
 from facepush.protocol.codes import EventType
 from facepush.protocol.identity import alarm_key, recognition_key
-from facepush.protocol.limits import INT32_MAX, INT32_MIN, MAX_IDENT, MAX_ITEMS, MAX_MS, MAX_TEXT
+from facepush.protocol.limits import INT32_MAX, INT32_MIN, MAX_ITEMS, MAX_MS, MAX_TEXT
 from facepush.protocol.times import to_ms
 
 # The name under which `extra` is (de)serialised; no terminal sends such a key, so an
@@ -30,7 +30,9 @@ Int32 = Annotated[int, msgspec.Meta(ge=INT32_MIN, le=INT32_MAX)]
 # are checked after the seconds→ms rule, by the decoder (see limits.py).
 Ms = Annotated[int, msgspec.Meta(ge=0, le=MAX_MS)]
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
-Ident = Annotated[str, msgspec.Meta(max_length=MAX_IDENT)]
+# Identities: at most MAX_IDENT bytes of UTF-8, checked by the decoder (limits.check_ident)
+# so that the message counts bytes, as the terminal's header rule does.
+Ident = str
 
 
 class Group(msgspec.Struct, kw_only=True):

@@ -47,8 +47,10 @@ REFUSED = [
     (recognition(user={"user_id": "5\0"}), "data.user.user_id", "NUL"),
     (alarm(trace_id="T\0"), "data.trace_id", "NUL"),
     (alarm(deviceSN="SN\0"), "data.deviceSN", "NUL"),
-    (recognition(uuid="u" * 257), "data.uuid", "length <= 256"),
-    (alarm(deviceSN="S" * 257), "data.deviceSN", "length <= 256"),
+    (recognition(uuid="u" * 1025), "data.uuid", "longer than 1024 bytes (1025 characters)"),
+    (recognition(uuid="测" * 342), "data.uuid", "longer than 1024 bytes of UTF-8 (1026)"),
+    (alarm(deviceSN="S" * 1025), "data.deviceSN", "longer than 1024 bytes"),
+    (recognition(user={"user_id": "é" * 513}), "data.user.user_id", "1024 bytes of UTF-8"),
     # text, arrays, nesting, size
     (recognition(user={"remark": "r" * 4097}), "data.user.remark", "length <= 4096"),
     (alarm(description="d" * 4097), "data.description", "length <= 4096"),
@@ -90,7 +92,7 @@ ACCEPTED = [
     recognition(timestamp=MAX_MS),
     recognition(user={"guest_time_start": 0, "guest_time_end": 0}),  # the vendor's example
     alarm(status=2**31 - 1, code=-(2**31)),
-    recognition(uuid="u" * 256, deviceSN="S" * 256, user={"remark": "测" * 4096}),
+    recognition(uuid="u" * 1024, deviceSN="测" * 341, user={"remark": "测" * 4096}),
     recognition(user={"groups": [{"id": str(i), "name": "g"} for i in range(1024)]}),
     recognition(door=json.loads("[" * 31 + "]" * 31)),
     recognition(uuid="a\\u0000"),  # a literal backslash-u: an ordinary character string

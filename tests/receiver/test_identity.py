@@ -62,11 +62,15 @@ async def test_nul_is_refused_and_a_literal_backslash_u0000_is_its_own_key(
 ) -> None:
     rx = await serve()
     status, reply = await rx.push(recognition("a\0"))
-    assert status == 400 and reply["msg"].startswith("data.uuid: must not contain NUL")
+    assert status == 400 and reply["msg"].startswith(
+        "data.uuid: holds the control character U+0000 (NUL)"
+    )
     assert (await rx.push(recognition("a\\u0000")))[0] == 200
     assert store.event("r:a\\u0000") is not None
     status, reply = await rx.push(recognition("b", device="SN\0"))
-    assert status == 400 and reply["msg"].startswith("data.deviceSN: must not contain NUL")
+    assert status == 400 and reply["msg"].startswith(
+        "data.deviceSN: holds the control character U+0000"
+    )
     assert store.stats()["recognitions"] == 1
 
 
