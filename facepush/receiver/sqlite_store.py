@@ -161,7 +161,7 @@ class SQLiteStore(sql.SqlStore):
 
     def migrate(self) -> int:
         with self._transaction() as conn:
-            # For the v3 backfill: SQLite has no sha256() of its own.
+            # For the v4 backfill: SQLite has no sha256() of its own.
             conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
             conn.execute(schema.migrations_table("sqlite"))
             row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()

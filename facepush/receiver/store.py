@@ -118,11 +118,11 @@ class QuarantineRow:
     id: int
     received_at: int
     source: str | None
-    reason: str | None  # None for rows kept before schema version 3
+    reason: str | None  # None for rows kept before schema version 4
     error: str
     prefix: bytes
     size: int
-    sha256: str | None  # None for rows kept before schema version 3
+    sha256: str | None  # None for rows kept before schema version 4
     truncated: bool
 
 

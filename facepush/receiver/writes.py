@@ -82,7 +82,7 @@ def batch_outcomes(
         for index in repeats:
             item = _incoming(batch[index])
             stored_digest = known.get(item.key)
-            # No digest (a row from before schema 3): the content cannot be compared.
+            # No digest (a row from before schema 4): the content cannot be compared.
             if stored_digest is not None and item.digest != stored_digest:
                 outcomes[index] = Outcome.CONFLICT
     return outcomes, stored
