@@ -17,6 +17,7 @@ Basic with `auth="basic"`), trusts a private CA with `ca=` or skips verification
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import ssl
@@ -38,7 +39,7 @@ from facepush.protocol import Subscription
 from facepush.protocol.device import DeviceInfo, DeviceTime
 from facepush.protocol.history import MAX_LIMIT, HistoryQuery
 from facepush.protocol.jsontext import dump_json
-from facepush.terminal_types import HistoryPage, TerminalTime, history_pages
+from facepush.terminal_types import HistoryPage, TerminalTime, history_batches, history_pages
 from facepush.tls import client_context
 from facepush.transport import connection_error
 
@@ -47,6 +48,11 @@ TOKEN_MINUTES = 60  # what we ask for (the vendor allows 1-1440)
 RENEW_BEFORE_S = 60  # renew a token this long before it expires
 _AUTH_CODES = {401, 1000, 1001}
 PING_PATH = "/v2/datasync/ping"
+# A reply larger than this is refused: a history page of 200 records with 40 KB snapshots
+# is about 8 MB, and a terminal must not make its client hold gigabytes.
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+# A reply larger than this is parsed on a worker thread, not on the caller's event loop.
+_THREAD_DECODE_BYTES = 256 * 1024
 
 
 class TerminalClient:
@@ -158,6 +164,13 @@ class TerminalClient:
             descending=descending,
         )
         return history_pages(self.history_page, first)
+
+    def history_batches(
+        self, *, since: int | None = None, page_size: int = MAX_LIMIT
+    ) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """Like `history` (oldest first, from `since`), one list of items per page: for a
+        consumer that stores a page at a time (the receiver's reconciliation)."""
+        return history_batches(self.history_page, HistoryQuery(begin_time=since, limit=page_size))
 
     async def info(self) -> DeviceInfo:
         """`GET /v1/device/info`: model, serial, addresses, versions."""
@@ -279,14 +292,14 @@ class TerminalClient:
         data = None if body is None else dump_json(body)
         try:
             async with self._client().request(method, url, data=data, headers=headers) as resp:
-                raw = await resp.read()
+                raw = await _read_bounded(resp, url)
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise connection_error(url, exc) from None
-        try:
-            reply = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            reply = None
+        if len(raw) > _THREAD_DECODE_BYTES:
+            reply = await asyncio.to_thread(_decode, raw)
+        else:
+            reply = _decode(raw)
         if not isinstance(reply, dict) or "code" not in reply:
             raise BadResponse(
                 f"{url}: HTTP {status} with a reply that is not the terminal's "
@@ -319,6 +332,28 @@ class TerminalClient:
             connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse, url: str) -> bytes:
+    if resp.content_length is not None and resp.content_length > MAX_REPLY_BYTES:
+        raise BadResponse(
+            f"{url}: a reply of {resp.content_length} bytes; at most {MAX_REPLY_BYTES}"
+        )
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1024 * 1024):
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise BadResponse(f"{url}: a reply of more than {MAX_REPLY_BYTES} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
 
 
 def _convert(data: Any, model: type[M], where: str) -> M:

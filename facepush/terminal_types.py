@@ -3,6 +3,7 @@ terminal's clock as measured, and the paging through all of history."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -64,19 +65,39 @@ class TerminalTime:
         return offset_in_words(self.offset_ms)
 
 
-def offset_in_words(offset_ms: int, tolerance_ms: int = 1000) -> str:
+# The words of `offset_in_words`: units, and the sentence around them, per language.
+_UNITS = {"en": ("d", "h", "min", "s"), "zh": ("天", "小时", "分", "秒")}
+_CLOCK = {
+    "en": ("clock right", "clock {span} fast", "clock {span} slow"),
+    "zh": ("时钟准确", "时钟快 {span}", "时钟慢 {span}"),
+}
+LANGUAGES = tuple(_UNITS)
+
+
+def offset_in_words(offset_ms: int, tolerance_ms: int = 1000, lang: str = "en") -> str:
     """A clock offset for people: "clock 3 min 12 s fast", "clock 2 h 5 min slow", "clock
-    right" (within `tolerance_ms`)."""
+    right" (within `tolerance_ms`); `lang` "zh" says it in Chinese ("时钟快 3 分 12 秒").
+    The one place these words are made: the CLI and the dashboard (through the receiver's
+    `clock_offset_words`) both show them."""
+    right, fast, slow = _CLOCK[lang]
     if abs(offset_ms) < tolerance_ms:
-        return "clock right"
+        return right
     seconds = round(abs(offset_ms) / 1000)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{n} {unit}" for n, unit in [(days, "d"), (hours, "h"), (minutes, "min")] if n]
+    units = _UNITS[lang]
+    parts = [f"{n} {unit}" for n, unit in zip((days, hours, minutes), units, strict=False) if n]
     if secs and not days:
-        parts.append(f"{secs} s")
-    return f"clock {' '.join(parts[:2])} {'fast' if offset_ms > 0 else 'slow'}"
+        parts.append(f"{secs} {units[3]}")
+    return (fast if offset_ms > 0 else slow).format(span=" ".join(parts[:2]))
+
+
+def offset_words(offset_ms: int | None) -> dict[str, str] | None:
+    """`offset_in_words` in every language the dashboard speaks, or None without an offset."""
+    if offset_ms is None:
+        return None
+    return {lang: offset_in_words(offset_ms, lang=lang) for lang in LANGUAGES}
 
 
 PageFetch = Callable[[HistoryQuery], Awaitable[HistoryPage]]
@@ -85,7 +106,18 @@ PageFetch = Callable[[HistoryQuery], Awaitable[HistoryPage]]
 async def history_pages(
     fetch: PageFetch, query: HistoryQuery
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """Every item matching `query`, page after page.
+    """Every item matching `query`, page after page (see `history_batches`)."""
+    async with contextlib.aclosing(history_batches(fetch, query)) as batches:
+        async for batch in batches:
+            for item in batch:
+                yield item
+
+
+async def history_batches(
+    fetch: PageFetch, query: HistoryQuery
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """Every item matching `query`, one list per page fetched (items already yielded at a
+    page boundary left out, so a list may be shorter than the page, or empty).
 
     Pages move by time rather than by offset alone: each next request starts at the last
     second seen (`begin_time`, or `end_time` newest first) and passes over, by `uuid`, the
@@ -103,9 +135,11 @@ async def history_pages(
         else:
             step = dataclasses.replace(query, offset=offset, end_time=bound)
         page = await fetch(step)
-        for item in page.items:
-            if item["timestamp"] != bound or item.get("uuid") not in at_bound:
-                yield item
+        yield [
+            item
+            for item in page.items
+            if item["timestamp"] != bound or item.get("uuid") not in at_bound
+        ]
         if not page.items or page.limit == 0 or page.count < page.limit:
             return
         last = page.items[-1]["timestamp"]

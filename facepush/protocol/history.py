@@ -147,6 +147,23 @@ def history_item(record: Recognition, image: str | None = None) -> dict[str, Any
     }
 
 
+def history_push(item: dict[str, Any]) -> dict[str, Any]:
+    """The push envelope `{"type": 0, "data": ...}` of a history item, for the one decoder
+    (`decode_object`, lenient) to read as it reads a push: a receiver that fills gaps from
+    history stores such a record as it would have stored its push (ruling H3).
+
+    The decoder already takes `groups` beside `user` and a blank `rgb_image` as none. What
+    it cannot know is history's way of saying "unknown": for a face that matched nobody
+    (blank `user_id`) the user's empty strings stand for what a push sends as null, so they
+    are left out here, as a pushed unknown face carries none of them.
+    """
+    data = dict(item)
+    user = data.get("user")
+    if isinstance(user, dict) and is_blank(user.get("user_id")):
+        data["user"] = {k: v for k, v in user.items() if v != ""}
+    return {"type": 0, "data": data}
+
+
 def history_seconds(record: Recognition) -> int:
     """The record's time in Unix seconds (a millisecond `timestamp` normalised, ruling 5)."""
     return 0 if record.timestamp is None else to_ms(record.timestamp) // 1000

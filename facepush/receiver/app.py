@@ -30,6 +30,7 @@ from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.settings import ReceiverSettings, Tuning
 from facepush.receiver.store import QuarantineLimits, Store
 from facepush.receiver.stream import Broadcaster
+from facepush.receiver.terminals.manager import Terminals
 from facepush.sitepolicy import SitePolicy, add_headers, allowed_hosts_for
 from facepush.sitepolicy import middleware as site_policy
 from facepush.throttle import FailureThrottle
@@ -45,6 +46,7 @@ BROADCASTER = web.AppKey("facepush.receiver.broadcaster", Broadcaster)
 SETTINGS = web.AppKey("facepush.receiver.settings", ReceiverSettings)
 TUNING = web.AppKey("facepush.receiver.tuning", Tuning)
 THROTTLE = web.AppKey("facepush.receiver.throttle", FailureThrottle)
+TERMINALS = web.AppKey("facepush.receiver.terminals", Terminals)
 _DAY_MS = 86_400_000
 
 
@@ -85,6 +87,7 @@ def create_app(
         store, settings.attendance, settings.zone, read=queries.run, write=writer.run_exclusive
     )
     health = Health(store, writer)
+    terminals = Terminals(settings, store, writer, metrics, tuning)
     push = PushHandler(
         writer,
         metrics,
@@ -114,6 +117,7 @@ def create_app(
     add_headers(app)
     app[STORE], app[WRITER], app[METRICS], app[BROADCASTER] = store, writer, metrics, broadcaster
     app[SETTINGS], app[TUNING], app[THROTTLE] = settings, tuning, throttle
+    app[TERMINALS] = terminals
 
     app.router.add_post(settings.path, push.handle)
     app.router.add_get("/api/events", queries.events)
@@ -126,6 +130,8 @@ def create_app(
     app.router.add_get("/api/attendance.xlsx", attendance.xlsx)
     app.router.add_get("/api/alarms", queries.alarms)
     app.router.add_get("/api/quarantine", queries.quarantine)
+    app.router.add_get("/api/terminals", terminals.list_terminals)
+    app.router.add_post("/api/terminals/reconcile", terminals.reconcile_now)
 
     async def export(request: web.Request) -> web.StreamResponse:
         return await export_csv(queries, request)
@@ -142,11 +148,13 @@ def create_app(
 
     async def startup(app: web.Application) -> None:
         writer.start()
+        await terminals.start()
         if settings.keep_images is not None:
             purge_task.append(asyncio.create_task(_purge_loop(app, settings.keep_images)))
 
     async def shutdown(app: web.Application) -> None:
         broadcaster.close()  # long-lived stream responses end now, not at the timeout
+        await terminals.stop()  # before the writer: a reconciliation may be submitting
 
     async def cleanup(app: web.Application) -> None:
         for task in purge_task:

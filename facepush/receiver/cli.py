@@ -29,6 +29,10 @@ def serve(ctx: click.Context, /, **_given: object) -> None:
     Settings come from (lowest first) the defaults, the --config file, the environment
     (secrets only: FACEPUSH_TOKEN, FACEPUSH_SIGNING_SECRET, which stay out of `ps`) and
     the command line. See docs/configuration.md.
+
+    Managed terminals are [[terminal]] tables of the file (url, username, password or
+    password_env, ca or insecure, subscribe): pinged every --terminal-poll seconds,
+    subscribed to --public-url, their history reconciled. See docs/receiver.md.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

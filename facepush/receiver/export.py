@@ -51,6 +51,7 @@ COLUMNS = [
     "image_url",
     "image_flag",
     "fields",
+    "origin",
 ]
 
 
@@ -92,6 +93,7 @@ def _cells(row: EventRow) -> list[Any]:
         image_url(row.image_id),
         row.image_flag,
         dump_json(fields).decode(),
+        row.origin,
     ]
 
 
@@ -104,6 +106,7 @@ _RECEIVER_FIELDS = {
     "image_url",
     "image_flag",
     "source",
+    "origin",
 }
 
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from facepush.receiver.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
@@ -33,6 +34,8 @@ log = logging.getLogger("facepush.receiver")
 MAX_BATCH = 512
 
 Pending = tuple[Item, "asyncio.Future[Outcome]"]
+T = TypeVar("T")
+log = logging.getLogger("facepush.receiver")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,10 @@ class Writer:
         self.store = store
         self.metrics = metrics
         self.on_stored = on_stored
+        # Run on the writer thread after a commit that found records already stored, before
+        # their waiters are answered (managed terminals note history records a push
+        # delivered after all). Its failure is logged; the records are stored regardless.
+        self.on_duplicates: Callable[[list[Incoming]], None] | None = None
         # One thread: SQLite has one writer anyway, and order of commits is order of batches.
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facepush-writer")
         self._pending: list[Pending] = []
@@ -85,7 +92,25 @@ class Writer:
         self._wake.set()
         return await future
 
-    async def run_exclusive(self, func: Callable[[], int]) -> int:
+    async def submit_all(self, items: Sequence[Item]) -> list[Outcome | Exception]:
+        """Store `items` as one submission: they join the next commit together (up to
+        MAX_BATCH), so that a page of 200 costs one transaction, not 200. Each result is
+        its item's outcome, or the StoreUnavailable / RecordRejected it met."""
+        if self._stopping:
+            raise StoreUnavailable("the receiver is shutting down")
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in items]
+        self._pending.extend(zip(items, futures, strict=True))
+        self._wake.set()
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        out: list[Outcome | Exception] = []
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result  # cancellation
+            out.append(result)
+        return out
+
+    async def run_exclusive(self, func: Callable[[], T]) -> T:
         """Run a write (e.g. the image purge) on the writer thread, between batches."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, func)
 
@@ -124,6 +149,7 @@ class Writer:
         self.metrics.commit_latency.observe(time.perf_counter() - started)
         self.metrics.commits += 1
         self.metrics.committed_items += len(items)
+        await self._after_duplicates(items, outcomes)
         stored: list[Incoming] = []
         for (item, future), outcome in zip(batch, outcomes, strict=True):
             if outcome is Outcome.STORED and isinstance(item, Incoming):
@@ -132,6 +158,19 @@ class Writer:
                 future.set_result(outcome)
         if stored and self.on_stored is not None:
             self.on_stored(stored)
+
+    async def _after_duplicates(self, items: Sequence[Item], outcomes: list[Outcome]) -> None:
+        if self.on_duplicates is None or Outcome.DUPLICATE not in outcomes:
+            return
+        found = [
+            item
+            for item, outcome in zip(items, outcomes, strict=True)
+            if outcome is Outcome.DUPLICATE and isinstance(item, Incoming)
+        ]
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.pool, self.on_duplicates, found)
+        except Exception as exc:  # the records are stored; only the bookkeeping is missing
+            log.warning("after storing duplicates: %s: %s", type(exc).__name__, exc)
 
     async def _write(self, items: Sequence[Item]) -> list[Outcome]:
         loop = asyncio.get_running_loop()

@@ -65,6 +65,12 @@ class ReceiverMetrics:
         self.ack_latency = Histogram(
             "facepush_receiver_push_seconds", "Time from a push's arrival to its reply."
         )
+        # Managed terminals' reconciliation: history records stored, already stored, refused.
+        self.history_stored = 0
+        self.history_duplicates = 0
+        self.history_refused: Counter[str] = Counter()  # by reason: bad_record, too_large, ...
+        # More metric families rendered after these (the managed terminals' gauges).
+        self.sections: list[Callable[[], str]] = []
 
     def render(self) -> str:
         parts = [
@@ -135,5 +141,24 @@ class ReceiverMetrics:
             ),
             self.commit_latency.render(),
             self.ack_latency.render(),
+            metric(
+                "facepush_receiver_history_stored_total",
+                "counter",
+                "Records read from managed terminals' history that the receiver did not have.",
+                self.history_stored,
+            ),
+            metric(
+                "facepush_receiver_history_duplicates_total",
+                "counter",
+                "Records read from managed terminals' history that were already stored.",
+                self.history_duplicates,
+            ),
+            metric(
+                "facepush_receiver_history_refused_total",
+                "counter",
+                "History records refused (quarantined), by reason.",
+                [({"reason": r}, n) for r, n in sorted(self.history_refused.items())] or 0,
+            ),
+            *(section() for section in self.sections),
         ]
         return "".join(parts)

@@ -24,6 +24,7 @@ MAX_LIMIT = 1000
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 _TYPES = {"0": 0, "1": 1, "recognition": 0, "alarm": 1}
+ORIGINS = ("push", "history")  # how a stored record came (the `origin` column)
 _BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 # At most 19 digits: every int64 fits, and nothing longer is ever converted.
 _INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
@@ -63,6 +64,9 @@ def event_filter(query: MultiMapping[str]) -> EventFilter:
         if pass_text.lower() not in _BOOLS:
             raise BadQuery("pass", f"{shown(pass_text)} is not true or false")
         passed = _BOOLS[pass_text.lower()]
+    origin = query.get("origin")
+    if origin is not None and origin not in ORIGINS:
+        raise BadQuery("origin", f"{shown(origin)} is not {' or '.join(ORIGINS)}")
     return EventFilter(
         type=type_,
         device=text(query, "device"),
@@ -70,6 +74,7 @@ def event_filter(query: MultiMapping[str]) -> EventFilter:
         passed=passed,
         since=integer(query, "since"),
         until=integer(query, "until"),
+        origin=origin,
     )
 
 

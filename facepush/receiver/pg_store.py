@@ -36,7 +36,7 @@ SELECT * FROM unnest(
     %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
     %s::boolean[], %s::text[], %s::boolean[], %s::text[], %s::integer[], %s::integer[],
     %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],
-    %s::text[]
+    %s::text[], %s::text[]
 ) ORDER BY 1
 ON CONFLICT (key) DO NOTHING
 RETURNING key
@@ -220,11 +220,18 @@ class PostgresStore(sql.SqlStore):
         return outcomes, dropped
 
     def _write(self, query: str, params: Sequence[Any]) -> None:
+        self.execute([(query, params)])
+
+    def execute(self, statements: Sequence[sql.Statement]) -> list[list[tuple[Any, ...]]]:
         with self._lock:
             conn = self._writer_conn()
             try:
                 with conn.transaction():
-                    conn.execute(_pg(query), list(params))
+                    out = []
+                    for statement, params in statements:
+                        cursor = conn.execute(_pg(statement), list(params))
+                        out.append(cursor.fetchall() if cursor.description else [])
+                    return out
             except psycopg.Error as exc:
                 self._drop_writer()
                 raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None

@@ -40,6 +40,7 @@ RECEIVER_FIELDS = frozenset(
         "image_url",
         "image_flag",
         "source",
+        "origin",
         "envelope_extra",
         "pushed_extra",
     }
@@ -68,8 +69,17 @@ def _plain(value: Any) -> Any:
     return [_plain(item) if isinstance(item, dict | list) else item for item in value]
 
 
-def incoming(push: Push, *, source: str | None, received_at: int, late_after_ms: int) -> Incoming:
-    """The row for a decoded push: identity, times, indexed fields, the image decoded."""
+def incoming(
+    push: Push,
+    *,
+    source: str | None,
+    received_at: int,
+    late_after_ms: int,
+    origin: str = "push",
+) -> Incoming:
+    """The row for a decoded push (or a history item read as one, `origin` "history"):
+    identity, times, indexed fields, the image decoded. `late` is the same rule for both:
+    arrived more than `late_after_ms` after it happened."""
     data = push.data
     fields = plain_fields(data)
     for name in IMAGE_FIELDS:
@@ -91,6 +101,7 @@ def incoming(push: Push, *, source: str | None, received_at: int, late_after_ms:
         code=None,
         fields=dump_json(fields),
         envelope_extra=dump_json(push.extra) if push.extra else None,
+        origin=origin,
     )
     if isinstance(data, Alarm):
         # Alarms carry no deviceSN in the protocol; a firmware that adds one is honoured.
@@ -145,6 +156,7 @@ def flat_item(
     image_id: str | None,
     image_flag: str | None,
     source: str | None,
+    origin: str,
 ) -> dict[str, Any]:
     """`type`, the pushed fields at the top level, then what the receiver adds; a pushed
     field named like one of the receiver's is under `pushed_extra` instead."""
@@ -164,6 +176,7 @@ def flat_item(
     item["image_url"] = image_url(image_id)
     item["image_flag"] = image_flag
     item["source"] = source
+    item["origin"] = origin
     return item
 
 
@@ -179,6 +192,7 @@ def row_item(row: EventRow) -> dict[str, Any]:
         image_id=row.image_id,
         image_flag=row.image_flag,
         source=row.source,
+        origin=row.origin,
     )
 
 
@@ -194,4 +208,5 @@ def incoming_item(item: Incoming) -> dict[str, Any]:
         image_id=item.image_id,
         image_flag=item.image_flag,
         source=item.source,
+        origin=item.origin,
     )

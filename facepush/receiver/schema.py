@@ -111,12 +111,31 @@ _V3 = [
     )""",
 ]
 
-# v4: bounded quarantine and conflicting duplicates (issue 10). A refused push keeps only a
+# v4: managed terminals (facepush.receiver.terminals). Every record says how it came:
+# `origin` 'push' (the push endpoint: every row stored before) or 'history' (read from a
+# terminal's history by reconciliation). Each managed terminal's reconciliation mark and
+# what it last said it is; and the history records a push delivered afterwards, so that a
+# terminal's `repaired` (records only its history had) counts only the others.
+_V4 = [
+    "ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'push'",
+    "CREATE INDEX events_history ON events (device) WHERE origin = 'history'",
+    """CREATE TABLE terminals (
+        url TEXT PRIMARY KEY,
+        serial TEXT,
+        model TEXT,
+        reconciled_until {big},
+        updated_at {big} NOT NULL
+    )""",
+    "CREATE TABLE history_pushed (key TEXT PRIMARY KEY, device TEXT, pushed_at {big} NOT NULL)",
+    "CREATE INDEX history_pushed_device ON history_pushed (device)",
+]
+
+# v5: bounded quarantine and conflicting duplicates (issue 10). A refused push keeps only a
 # prefix of its body in `body`, with the `size` and `sha256` of the whole body, `reason`,
 # and `kept` (bytes the row holds, for the byte cap). Events keep a `digest` of their
 # content, so that a repeat of a key with other content is a conflict, not a duplicate.
 # Rows from before keep NULL `reason`/`sha256` where they cannot be derived.
-_V4 = [
+_V5 = [
     "ALTER TABLE quarantine ADD COLUMN reason TEXT",
     "ALTER TABLE quarantine ADD COLUMN size {big}",
     "ALTER TABLE quarantine ADD COLUMN sha256 TEXT",
@@ -125,7 +144,7 @@ _V4 = [
     "INSERT INTO counters (name, value) VALUES ('conflicts', 0), ('quarantine_dropped', 0)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (
@@ -156,9 +175,9 @@ _V3_BACKFILL: dict[Dialect, str] = {
 
 # The prefix kept of a quarantined body (QuarantineLimits.prefix, the default).
 PREFIX_BYTES = 4096
-# v4's backfill of the quarantine: size and sha256 of the stored body, then only its prefix.
+# v5's backfill of the quarantine: size and sha256 of the stored body, then only its prefix.
 # (SQLite has no sha256(); its store registers `sha256_hex` before migrating.)
-_V4_QUARANTINE: dict[Dialect, str] = {
+_V5_QUARANTINE: dict[Dialect, str] = {
     "sqlite": (
         "UPDATE quarantine SET size = length(body), sha256 = sha256_hex(body), "
         f"body = substr(body, 1, {PREFIX_BYTES}), "
@@ -180,8 +199,8 @@ def backfill(
     right after its DDL, in the same transaction."""
     if version == 3:
         return [(_V3_BACKFILL[dialect], [])]
-    if version == 4:
-        return [(_V4_QUARANTINE[dialect], [])]
+    if version == 5:
+        return [(_V5_QUARANTINE[dialect], [])]
     if version != 2:
         return []
     day = days.today(zone)

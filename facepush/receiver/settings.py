@@ -3,9 +3,9 @@ told, with its default, its help and its check, in one place.
 
 `facepush receiver serve --help` is generated from this class; docs/configuration.md
 shows every key in a file. A table is a field here typed by its own Struct
-(`[attendance]`: AttendanceSettings); one a later version adds (`[[forward]]`,
-`[[terminal]]`) is in `planned` until then: a "not supported yet" error rather than an
-unknown key.
+(`[attendance]`: AttendanceSettings; `[[terminal]]`: a tuple of TerminalSettings); one a
+later version adds (`[[forward]]`) is in `planned` until then: a "not supported yet" error
+rather than an unknown key.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import msgspec
 
 from facepush.checks import above, at_least, listen_address, signing_secret
+from facepush.errors import ConfigError
+from facepush.protocol.subscription import validate_dest
 from facepush.receiver.attendance.rules import AttendanceSettings
 from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
 from facepush.receiver.errors import ReceiverConfigError
+from facepush.receiver.terminals.settings import TerminalSettings, check_terminals
 from facepush.settings import Option, Settings
 from facepush.web import is_loopback
 
@@ -32,6 +35,8 @@ LISTEN = "127.0.0.1:8080"
 DATA = Path("var/receiver")
 PUSH_PATH = "/Record"
 LATE_AFTER_S = 300.0
+TERMINAL_POLL_S = 30.0
+RECONCILE_EVERY_S = 3600.0
 # Real snapshots are tens of KB; 16 MiB leaves room for large alarm photos, and bounds
 # what one request can make the server hold in memory.
 MAX_BODY = 16 * 1024 * 1024
@@ -84,16 +89,20 @@ def chaos_spec(value: str) -> None:
     ChaosSpec.parse(value)  # ChaosSpecError names the part
 
 
+def push_url(value: str) -> None:
+    """A URL a terminal accepts as its `event_dest` (ruling 4)."""
+    try:
+        validate_dest(value)
+    except ConfigError as exc:
+        raise ValueError(exc.problem) from None
+
+
 class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The integrator's receiver."""
 
     error = ReceiverConfigError
     planned: ClassVar[Mapping[str, str]] = {
         "forward": "[[forward]] (forwarding)",
-        "terminal": "[[terminal]] (managed terminals)",
-        "terminal_poll": "terminal_poll (managed terminals)",
-        "reconcile_every": "reconcile_every (managed terminals)",
-        "public_url": "public_url",
         "workers": "workers",
     }
 
@@ -178,6 +187,31 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     ] = ()
     # [attendance] (docs/attendance.md): a table, written in the file only.
     attendance: AttendanceSettings = msgspec.field(default_factory=AttendanceSettings)
+    public_url: Annotated[
+        str | None,
+        Option(
+            "The push URL terminals reach this receiver at, e.g. http://10.0.0.2:8080/Record: "
+            "managed terminals ([[terminal]]) are subscribed to it.",
+            "URL",
+            check=push_url,
+        ),
+    ] = None
+    terminal_poll: Annotated[
+        float,
+        Option("Seconds between pings of each managed terminal.", "SECONDS", check=at_least(0.1)),
+    ] = TERMINAL_POLL_S
+    reconcile_every: Annotated[
+        float,
+        Option(
+            "Seconds between reconciliations of each managed terminal's history.",
+            "SECONDS",
+            check=at_least(1),
+        ),
+    ] = RECONCILE_EVERY_S
+    terminal: Annotated[
+        tuple[TerminalSettings, ...],
+        Option("Managed terminals: [[terminal]] tables (the file only)."),
+    ] = ()
     chaos: Annotated[
         str | None,
         Option(
@@ -188,6 +222,10 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
             check=chaos_spec,
         ),
     ] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_terminals(self.terminal, self.public_url)
 
     @property
     def db_url(self) -> str:
@@ -224,6 +262,9 @@ class Tuning:
     body_budget: int = 64 * 1024 * 1024
     large_body_rate: float = 32 * 1024 * 1024
     budget_wait_s: float = 10.0
+    # A reconciliation reads a terminal's history from its mark less this (seconds):
+    # records of the mark's second made after the last run, and a clock set back a little.
+    reconcile_overlap_s: float = 300.0
 
 
 def default_db_url(data: Path) -> str:

@@ -22,9 +22,12 @@ from facepush.receiver.store import (
     Store,
 )
 
+# A statement with `?` placeholders and its parameters.
+Statement = tuple[str, Sequence[Any]]
+
 EVENT_COLUMNS = (
     "id, key, type, device, source, occurred_at, received_at, late, fields, envelope_extra, "
-    "image_id, image_flag"
+    "image_id, image_flag, origin"
 )
 
 # The lifecycle of each alarm, in its order; `{columns}` of `lifecycle`. One lifecycle per
@@ -118,6 +121,7 @@ def event_where(flt: EventFilter, before_id: int | None) -> tuple[str, list[Any]
         ("device", flt.device),
         ("user_id", flt.user_id),
         ("pass", flt.passed),
+        ("origin", flt.origin),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -150,6 +154,7 @@ def to_event(row: Sequence[Any]) -> EventRow:
         envelope_extra=extra.encode() if isinstance(extra, str) else extra,
         image_id=row[10],
         image_flag=row[11],
+        origin=row[12],
     )
 
 
@@ -171,6 +176,18 @@ class SqlStore(Store):
     @abc.abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (with `?` placeholders) on this thread's reader."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query of portable SQL (`?` placeholders): a primitive for the
+        receiver's other parts (facepush.receiver.terminals) that keep their SQL in their
+        own module."""
+        return self._fetch(sql, params)
+
+    @abc.abstractmethod
+    def execute(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+        """Run writes of portable SQL (`?` placeholders) in ONE transaction on the writer
+        connection, durably; returns the rows each statement returned (RETURNING). Call it
+        on the writer thread (`Writer.run_exclusive`). Raises StoreUnavailable."""
 
     def _scan(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """The rows of a read-only query, read one at a time where the backend can, so that

@@ -161,7 +161,7 @@ class SQLiteStore(sql.SqlStore):
 
     def migrate(self) -> int:
         with self._transaction() as conn:
-            # For the v4 backfill: SQLite has no sha256() of its own.
+            # For the v5 backfill: SQLite has no sha256() of its own.
             conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
             conn.execute(schema.migrations_table("sqlite"))
             row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
@@ -216,8 +216,11 @@ class SQLiteStore(sql.SqlStore):
         return outcomes
 
     def _write(self, query: str, params: Sequence[Any]) -> None:
+        self.execute([(query, params)])
+
+    def execute(self, statements: Sequence[sql.Statement]) -> list[list[tuple[Any, ...]]]:
         with self._transaction() as conn:
-            conn.execute(query, params)
+            return [conn.execute(statement, params).fetchall() for statement, params in statements]
 
     def purge_images(self, older_than_ms: int, flag: str) -> int:
         with self._transaction() as conn:

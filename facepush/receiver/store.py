@@ -58,6 +58,9 @@ class Incoming:
     # A digest of what was pushed (fields, envelope extras, image): a repeat of the key with
     # another digest is a CONFLICT, not a plain duplicate.
     digest: str | None = None
+    # How it came: "push" (the push endpoint) or "history" (a terminal's history, read by
+    # the reconciliation of managed terminals).
+    origin: str = "push"
 
 
 @dataclass(slots=True)
@@ -93,6 +96,7 @@ class EventFilter:
     passed: bool | None = None
     since: int | None = None  # occurred_at >= since (ms)
     until: int | None = None  # occurred_at <= until (ms)
+    origin: str | None = None  # "push" or "history"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,7 @@ class EventRow:
     envelope_extra: bytes | None
     image_id: str | None
     image_flag: str | None
+    origin: str = "push"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +123,11 @@ class QuarantineRow:
     id: int
     received_at: int
     source: str | None
-    reason: str | None  # None for rows kept before schema version 4
+    reason: str | None  # None for rows kept before schema version 5
     error: str
     prefix: bytes
     size: int
-    sha256: str | None  # None for rows kept before schema version 4
+    sha256: str | None  # None for rows kept before schema version 5
     truncated: bool
 
 

@@ -31,9 +31,9 @@ ON CONFLICT (serial) DO UPDATE SET
 
 EVENT_INSERT_COLUMNS = (
     "key, type, device, source, occurred_at, received_at, late, user_id, pass, trace_id, "
-    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name, digest"
+    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name, digest, origin"
 )
-EVENT_INSERT_WIDTH = 19
+EVENT_INSERT_WIDTH = 20
 
 
 DEVICE_DAY_UPSERT = """
@@ -82,7 +82,7 @@ def batch_outcomes(
         for index in repeats:
             item = _incoming(batch[index])
             stored_digest = known.get(item.key)
-            # No digest (a row from before schema 4): the content cannot be compared.
+            # No digest (a row from before schema 5): the content cannot be compared.
             if stored_digest is not None and item.digest != stored_digest:
                 outcomes[index] = Outcome.CONFLICT
     return outcomes, stored
@@ -151,8 +151,15 @@ def counter_rows(
     stored: Sequence[Incoming], outcomes: Sequence[Outcome], batch: Sequence[Item]
 ) -> list[tuple[int, str]]:
     alarms = sum(1 for item in stored if item.type == 1)
-    # A conflict is a duplicate too; `conflicts` counts those kept in the quarantine.
-    duplicates = sum(1 for o in outcomes if o is Outcome.DUPLICATE or o is Outcome.CONFLICT)
+    # A conflict is a duplicate too; `conflicts` counts those kept in the quarantine. Only
+    # pushes count: a history record read again by reconciliation is not a push.
+    duplicates = sum(
+        1
+        for item, o in zip(batch, outcomes, strict=True)
+        if (o is Outcome.DUPLICATE or o is Outcome.CONFLICT)
+        and isinstance(item, Incoming)
+        and item.origin == "push"
+    )
     conflicts = sum(1 for i in batch if isinstance(i, Refused) and i.reason == "conflict")
     pairs = [
         (len(stored) - alarms, "recognitions"),
@@ -184,4 +191,5 @@ def event_values(item: Incoming) -> tuple[Any, ...]:
         item.user_kind,
         item.user_name,
         item.digest,
+        item.origin,
     )

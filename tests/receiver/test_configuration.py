@@ -62,7 +62,7 @@ def refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Refused:
     receiver.toml when `toml` is given), which must refuse to start: its error line."""
     monkeypatch.chdir(tmp_path)
 
-    def run(toml: str | None, *args: str, env: dict[str, str] | None = None) -> str:
+    def run(toml: str | None, *args: str, env: dict[str, str | None] | None = None) -> str:
         command = ["receiver", "serve", "--listen", "127.0.0.1:0", "--data", "data", *args]
         if toml is not None:
             Path("receiver.toml").write_text(toml)
@@ -99,6 +99,32 @@ def refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Refused:
             "version of facepush",
         ),
         (
+            '[[terminal]]\nurl = "http://10.0.0.21:8000"\npasword = "x"',
+            "receiver.toml: terminal[1]: unknown key 'pasword' (did you mean 'password'?)",
+        ),
+        (
+            '[[terminal]]\nurl = "http://admin:pw@10.0.0.21:8000"',
+            "receiver.toml: terminal[1].url: must not carry credentials",
+        ),
+        (
+            '[[terminal]]\nurl = "10.0.0.21:8000"',
+            "receiver.toml: terminal[1].url: expected an http:// or https:// URL",
+        ),
+        (
+            '[[terminal]]\nurl = "http://a:1"\nusername = "u"\npassword = "p"\npassword_env = "P"',
+            "receiver.toml: terminal[1]: give password or password_env, not both",
+        ),
+        (
+            '[[terminal]]\nurl = "http://a:1"\nsubscribe = true',
+            "terminal[1].subscribe: true needs public_url (--public-url)",
+        ),
+        (
+            '[[terminal]]\nurl = "http://a:1"\n[[terminal]]\nurl = "http://a:1/"',
+            "terminal[2].url: http://a:1 is terminal[1] already",
+        ),
+        ('public_url = "/Record"', "receiver.toml: public_url: must be an http or https URL"),
+        ("terminal_poll = 0", "receiver.toml: terminal_poll: must be at least 0.1, got 0"),
+        (
             "[attendance]\ndebounce = -5",
             "receiver.toml: attendance.debounce: -5 must be from 0 to 86400 seconds",
         ),
@@ -110,6 +136,17 @@ def refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Refused:
 )
 def test_bad_files_are_refused_by_name(refused: Refused, toml: str, message: str) -> None:
     assert refused(toml).startswith(f"facepush receiver: {message}")
+
+
+def test_a_terminal_password_variable_must_be_set(refused: Refused) -> None:
+    toml = '[[terminal]]\nurl = "http://a:1"\nusername = "u"\npassword_env = "T_PW"\n'
+    assert refused(toml, env={"T_PW": None}) == (  # unset
+        "facepush receiver: terminal[1].password_env: the environment variable T_PW is not "
+        "set; export it before starting the receiver"
+    )
+    Path("not-a-ca.pem").write_text("not a certificate")
+    toml = '[[terminal]]\nurl = "https://a:1"\nca = "not-a-ca.pem"\n'
+    assert refused(toml).startswith("facepush receiver: terminal[1].ca: cannot load --ca")
 
 
 def test_one_reason_from_file_flag_or_environment(refused: Refused) -> None:

@@ -1,6 +1,6 @@
 """The quarantine is bounded (issue 10, item 4): a prefix, the size and sha256 of each
 refused body; at most so many rows and bytes, the oldest dropped and counted; the upgrade
-to schema 4 shrinks what an older receiver kept. On both backends."""
+to schema 5 shrinks what an older receiver kept. On both backends."""
 
 from __future__ import annotations
 
@@ -87,14 +87,14 @@ def test_the_quarantine_is_capped_in_bytes(store: Store) -> None:
     assert store.stats()["quarantine_dropped"] == 3
 
 
-def test_the_upgrade_to_schema_4_keeps_a_prefix_of_what_was_quarantined(
+def test_the_upgrade_to_schema_5_keeps_a_prefix_of_what_was_quarantined(
     db_url: str, backend: str, pg_dsn: str
 ) -> None:
     big = junk(100_000)
     _v2_database(db_url, backend, pg_dsn, [big, b"small"])
     store = open_store(db_url)
     try:
-        assert store.schema_version() == schema.LATEST == 4
+        assert store.schema_version() == schema.LATEST == 5
         small, large = store.quarantine(None, 10)
         assert (large.prefix, large.size, large.sha256) == (
             big[:4096],

@@ -21,7 +21,7 @@ from facepush.protocol.times import now_ms
 from facepush.receiver import ReceiverSettings, Store, create_app, open_store, schema, writes
 from facepush.receiver.days import bounds, day_of, today
 from facepush.receiver.errors import ReceiverConfigError
-from facepush.receiver.store import Incoming
+from facepush.receiver.store import EventFilter, Incoming
 from tests.receiver.conftest import Serve
 from tests.receiver.helpers import alarm, recognition
 from tests.receiver.processes import start_receiver
@@ -147,6 +147,8 @@ def test_upgrade_counts_what_was_received_today(db_url: str, backend: str, pg_ds
     try:
         assert store.schema_version() == schema.LATEST
         assert todays(store) == {"OLD1": 2, "OLD2": 0}
+        # Every record stored before version 4 came by push.
+        assert {row.origin for row in store.events(EventFilter(), None, 10)} == {"push"}
         store.ingest([lean("OLD2", now_ms())])
         assert todays(store) == {"OLD1": 2, "OLD2": 1}
     finally:
