@@ -126,7 +126,11 @@ def incoming(
         else:
             item.image = raw
             item.image_id = hashlib.sha256(raw).hexdigest()
-    item.digest = content_digest(fields, push.extra, item.image_id or item.image_flag)
+    # A conflict is a push repeating a pushed key with other content. A terminal's history
+    # item is another rendering of the pushed record (fewer fields, no image), so a record
+    # read from history has no digest and is never compared.
+    if origin == "push":
+        item.digest = content_digest(fields, push.extra, item.image_id or item.image_flag)
     return item
 
 

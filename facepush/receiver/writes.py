@@ -31,7 +31,8 @@ ON CONFLICT (serial) DO UPDATE SET
 
 EVENT_INSERT_COLUMNS = (
     "key, type, device, source, occurred_at, received_at, late, user_id, pass, trace_id, "
-    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name, digest, origin"
+    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name, digest, "
+    "origin"
 )
 EVENT_INSERT_WIDTH = 20
 
@@ -82,8 +83,9 @@ def batch_outcomes(
         for index in repeats:
             item = _incoming(batch[index])
             stored_digest = known.get(item.key)
-            # No digest (a row from before schema 5): the content cannot be compared.
-            if stored_digest is not None and item.digest != stored_digest:
+            # No digest (a row from before schema 5, or one read from history): the content
+            # cannot be compared.
+            if None not in (stored_digest, item.digest) and item.digest != stored_digest:
                 outcomes[index] = Outcome.CONFLICT
     return outcomes, stored
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import aiohttp
 
+from facepush.protocol import decode_push
 from facepush.receiver import Store
-from facepush.receiver.store import Outcome
+from facepush.receiver.records import incoming
+from facepush.receiver.store import Incoming, Outcome
 from tests.receiver.conftest import Serve
 from tests.receiver.helpers import TIMEOUT, alarm, body, metric_value, recognition
 
@@ -111,3 +113,22 @@ def test_the_same_record_with_its_fields_in_another_order_is_no_conflict(store: 
     reordered = {"type": 0, "data": dict(reversed(list(data.items())))}
     assert list(reordered["data"]) != list(data)
     assert store.ingest([make(first), make(reordered)]) == [Outcome.STORED, Outcome.DUPLICATE]
+
+
+def test_a_record_from_history_and_its_push_are_duplicates_never_conflicts(store: Store) -> None:
+    """History renders a pushed record with other fields (no image, fewer keys): whichever
+    came first, the other is a plain duplicate."""
+    from tests.receiver.test_store import make
+
+    def history(record: dict[str, Any]) -> Incoming:
+        push = decode_push(body(record))
+        return incoming(
+            push, source="10.0.0.7", received_at=1_000, late_after_ms=1, origin="history"
+        )
+
+    pushed, read = recognition("p", user_id="1"), recognition("h", user_id="1")
+    assert store.ingest([make(pushed), history(read)]) == [Outcome.STORED, Outcome.STORED]
+    later_read = history(recognition("p", user_id="1", mask=1))
+    later_push = make(recognition("h", user_id="1", mask=1))
+    assert store.ingest([later_read, later_push]) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert store.stats()["conflicts"] == 0
