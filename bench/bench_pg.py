@@ -1,5 +1,5 @@
 """The PostgreSQL ceiling for facepush's own writes, without facepush's Python: pgbench (C)
-runs the receiver's statements, taken from facepush.receiver.pg_store and .sql, with the
+runs the receiver's statements, taken from facepush.receiver.pg_store and .writes, with the
 receiver's batch sizes from K connections, in a scratch schema that the receiver's own
 migration creates (method: docs/benchmarks.md).
 
@@ -30,7 +30,7 @@ from bench.servers import PG_DSN, drop_schema
 METHOD = """
 What PostgreSQL itself takes of facepush's writes, without facepush's Python: Debian's
 `pgbench` (C; `scripts/bench-tools`) runs the receiver's own statements, taken from
-`facepush/receiver/pg_store.py` and `sql.py` at run time, in a scratch schema that the
+`facepush/receiver/pg_store.py` and `writes.py` at run time, in a scratch schema that the
 receiver's migration creates (`PostgresStore.migrate`; dropped afterwards), `-M prepared`
 (psycopg prepares the receiver's repeated statements too), 3 s per run, best of 2
 interleaved rounds, K = 1, 2, 4, 8 connections, each run from empty tables after a
@@ -144,7 +144,7 @@ def _scripts(conn: Any, batch: int, tmp: Path) -> dict[str, Path]:
     )
     insert = _event_insert(len(types)) + ";\n"
     device = writes.device_rows(items)[0]
-    day = writes.device_day_rows(items)[0]
+    day = writes.device_day_rows(items, None)[0]
     rest = [
         _inline(writes.DEVICE_UPSERT, device, serial_at=0),
         _inline(writes.DEVICE_DAY_UPSERT, day, serial_at=0),
