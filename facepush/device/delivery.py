@@ -81,20 +81,10 @@ class Deliverer:
         backoff: Backoff | None = None,
         refusal_backoff: Backoff | None = None,
         max_refusals: int = 5,
-        page_size: int = 128,
-        page_bytes: int = 2 << 20,
-        ack_batch: int = 512,
-        ack_delay: float = 0.02,
     ) -> None:
         threads = outbox if isinstance(outbox, OutboxThreads) else OutboxThreads(outbox)
         self._threads = threads
-        self.backlog = Backlog(
-            threads,
-            page_size=page_size,
-            page_bytes=page_bytes,
-            ack_batch=ack_batch,
-            ack_delay=ack_delay,
-        )
+        self.backlog = Backlog(threads)
         self._dest = destination
         self.window: FixedWindow = FixedWindow(window) if window else AdaptiveWindow()
         self._session = session

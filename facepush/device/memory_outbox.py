@@ -14,7 +14,6 @@ from facepush.device.outbox import (
     RECOGNITION,
     SET_ASIDE,
     BaseOutbox,
-    Evicted,
     NewRecord,
     StoredRecord,
     WhenFull,
@@ -66,14 +65,14 @@ class MemoryOutbox(BaseOutbox):
 
     # -- the storage primitives ----------------------------------------------------------
 
-    def _oldest(self, kind: int, count: int) -> list[Evicted]:
-        found: list[Evicted] = []
+    def _oldest(self, kind: int, count: int) -> list[tuple[int, int, str]]:
+        found: list[tuple[int, int, str]] = []
         for seq in self._order[kind]:
             if len(found) == count:
                 break
             rec = self._records.get(seq)
             if rec is not None:
-                found.append(Evicted(seq, rec.kind, rec.key))
+                found.append((seq, rec.kind, rec.key))
         return found
 
     def _insert(self, records: Sequence[NewRecord], accepted_at: int) -> list[int]:

@@ -17,7 +17,7 @@ one storage step. Nothing here loads the whole backlog: `peek` pages through it 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import Enum
@@ -161,7 +161,8 @@ class BaseOutbox(ABC):
         with self._transaction():
             for kind in EVICTION_ORDER:
                 if len(evicted) < excess:
-                    evicted += self._oldest(kind, excess - len(evicted))
+                    rows = self._oldest(kind, excess - len(evicted))
+                    evicted += [Evicted(*row) for row in rows]
             if evicted:
                 self._remove([e.seq for e in evicted], EVICTED)
             seqs = self._insert(records, accepted_at)
@@ -208,6 +209,18 @@ class BaseOutbox(ABC):
     def _cached(self) -> int:
         return self._queued[RECOGNITION] + self._queued[ALARM] + self._set_aside
 
+    def _recount(self, groups: Iterable[tuple[int, int, int]], totals: Mapping[str, int]) -> None:
+        """Set the counters from what storage that outlives the process holds (at open, and
+        after a rollback): its (state, kind, records) groups, and its totals."""
+        self._queued = {RECOGNITION: 0, ALARM: 0}
+        self._set_aside = 0
+        for state, kind, n in groups:
+            if state == QUEUED:
+                self._queued[kind] = self._queued.get(kind, 0) + n
+            else:
+                self._set_aside += n
+        self._totals = {DELIVERED: int(totals[DELIVERED]), EVICTED: int(totals[EVICTED])}
+
     def _remove(self, seqs: Sequence[int], total: str) -> int:
         gone = self._delete(seqs, total)
         for kind, state in gone:
@@ -226,8 +239,9 @@ class BaseOutbox(ABC):
         return nullcontext()
 
     @abstractmethod
-    def _oldest(self, kind: int, count: int) -> list[Evicted]:
-        """Up to `count` of the oldest records of `kind`, queued or set aside."""
+    def _oldest(self, kind: int, count: int) -> list[tuple[int, int, str]]:
+        """(seq, kind, key) of up to `count` of the oldest records of `kind`, queued or
+        set aside."""
 
     @abstractmethod
     def _insert(self, records: Sequence[NewRecord], accepted_at: int) -> list[int]:

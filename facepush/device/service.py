@@ -54,7 +54,6 @@ from facepush.tls import client_context
 log = logging.getLogger("facepush.device")
 # Delivery errors name the destination: its credentials stay out of the log.
 log.addFilter(RedactingFilter())
-HISTORY_FILE = "history.sqlite3"
 WARN_AT, REARM_AT = 0.8, 0.7  # cache fill ratios for the warning
 
 
@@ -163,8 +162,8 @@ class PushService:
 
     def _sqlite_history(self) -> SQLiteHistory:
         assert self._dir is not None
-        path = self._dir.path / HISTORY_FILE
-        return SQLiteHistory(path, self.settings.history_limit, self.settings.history_images)
+        limit, images = self.settings.history_limit, self.settings.history_images
+        return SQLiteHistory(self._dir.history_path, limit, images)
 
     async def stop(self) -> None:
         await self.live.close()

@@ -14,20 +14,11 @@ their own, so that dropping them leaves the records' pages small.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from facepush.device.errors import DataDirError
-from facepush.device.history import (
-    HISTORY_IMAGES,
-    HISTORY_LIMIT,
-    BaseHistory,
-    Found,
-    HistoryEntry,
-)
-from facepush.device.sqlite_db import open_reader, open_sqlite
+from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, BaseHistory, Found, HistoryEntry
+from facepush.device.sqlite_db import open_reader, open_sqlite, opening, transaction
 from facepush.protocol.history import FILTER_FIELDS, HistoryQuery
 
 _SCHEMA = """
@@ -56,34 +47,21 @@ class SQLiteHistory(BaseHistory):
     ) -> None:
         super().__init__(limit, images)
         self.path = Path(path)
-        try:
+        with opening("history", self.path, "(move a damaged file away to start a new history)"):
             self._db = open_sqlite(self.path, synchronous="NORMAL")
             self._db.executescript(_SCHEMA)
             self._load_counts()
             with self._transaction():
                 self._trim()  # a lower --history-limit than last time applies at once
             self._reader = open_reader(self.path)
-        except (sqlite3.Error, OSError) as exc:
-            raise DataDirError(
-                f"cannot open the history {self.path}: {exc}. Check that the --data directory "
-                "is writable (move a damaged file away to start a new history)."
-            ) from None
 
     def _load_counts(self) -> None:
         self._count = int(self._db.execute("SELECT COUNT(*) FROM history").fetchone()[0])
         images = self._db.execute("SELECT COUNT(*) FROM history_images").fetchone()
         self._snapshots = int(images[0])
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            self._load_counts()  # the in-memory counts may have moved with the rollback
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[object]:
+        return transaction(self._db, self._load_counts)
 
     def find(self, query: HistoryQuery) -> Found:
         count, page, args = queries(query)

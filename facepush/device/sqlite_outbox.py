@@ -9,26 +9,12 @@ memory as well, so `counts()` answers without touching the disk.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from facepush.device.errors import DataDirError
-from facepush.device.outbox import (
-    ALARM,
-    DELIVERED,
-    EVICTED,
-    QUEUED,
-    RECOGNITION,
-    SET_ASIDE,
-    BaseOutbox,
-    Evicted,
-    NewRecord,
-    StoredRecord,
-    WhenFull,
-)
-from facepush.device.sqlite_db import open_reader, open_sqlite
+from facepush.device.outbox import QUEUED, SET_ASIDE, BaseOutbox, NewRecord, StoredRecord, WhenFull
+from facepush.device.sqlite_db import open_reader, open_sqlite, opening, transaction
 from facepush.protocol.limits import CACHE_LIMIT
 
 _SCHEMA = """
@@ -61,47 +47,31 @@ class SQLiteOutbox(BaseOutbox):
     ) -> None:
         super().__init__(limit, when_full)
         self.path = Path(path)
-        try:
+        hint = "and holds a facepush outbox (move a damaged file away to start a new one)"
+        with opening("outbox", self.path, hint):
             # FULL: the WAL is fsynced at every commit, so an acknowledged intake is on disk.
             self._db = open_sqlite(self.path, synchronous="FULL")
             self._db.executescript(_SCHEMA)
             self._load_counts()
             self._reader = open_reader(self.path)
-        except (sqlite3.Error, OSError) as exc:
-            raise DataDirError(
-                f"cannot open the outbox {self.path}: {exc}. Check that the --data directory "
-                "is writable and holds a facepush outbox (move a damaged file away to start "
-                "a new one)."
-            ) from None
 
     def _load_counts(self) -> None:
-        self._queued = {RECOGNITION: 0, ALARM: 0}
-        self._set_aside = 0
-        rows = self._db.execute("SELECT state, kind, COUNT(*) FROM records GROUP BY state, kind")
-        for state, kind, n in rows:
-            if state == QUEUED:
-                self._queued[kind] = self._queued.get(kind, 0) + n
-            else:
-                self._set_aside += n
-        totals = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
-        self._totals = {DELIVERED: int(totals[DELIVERED]), EVICTED: int(totals[EVICTED])}
+        groups = self._db.execute("SELECT state, kind, COUNT(*) FROM records GROUP BY 1, 2")
+        totals = self._db.execute("SELECT name, value FROM counters")
+        self._recount(groups.fetchall(), dict(totals.fetchall()))
 
     @contextmanager
     def _transaction(self, durable: bool = True) -> Iterator[None]:
-        if not durable:
-            self._db.execute("PRAGMA synchronous=NORMAL")  # commits without an fsync
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+        if durable:
+            with transaction(self._db, self._load_counts):
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._load_counts()  # the in-memory counters may have moved with the rollback
-                raise
-            self._db.execute("COMMIT")
+            return
+        self._db.execute("PRAGMA synchronous=NORMAL")  # commits without an fsync
+        try:
+            with transaction(self._db, self._load_counts):
+                yield
         finally:
-            if not durable:
-                self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=FULL")
 
     def peek(self, kind: int, after_seq: int, limit: int) -> list[StoredRecord]:
         rows = self._reader.execute(
@@ -133,12 +103,11 @@ class SQLiteOutbox(BaseOutbox):
 
     # -- the storage primitives (each runs inside `_transaction`) -----------------------
 
-    def _oldest(self, kind: int, count: int) -> list[Evicted]:
-        rows = self._db.execute(
+    def _oldest(self, kind: int, count: int) -> list[tuple[int, int, str]]:
+        return self._db.execute(
             "SELECT seq, kind, key FROM records WHERE kind = ? ORDER BY seq LIMIT ?",
             (kind, count),
-        )
-        return [Evicted(*row) for row in rows]
+        ).fetchall()
 
     def _insert(self, records: Sequence[NewRecord], accepted_at: int) -> list[int]:
         self._db.executemany(
