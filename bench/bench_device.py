@@ -116,7 +116,7 @@ def _bare(url: str, count: int, window: int, size: int) -> None:
 
 
 def _backlog(data: Path, dest: str, size: int) -> None:
-    from facepush.device.config import DataDir
+    from facepush.device.datadir import DataDir
     from facepush.device.outbox import NewRecord
     from facepush.device.sqlite_outbox import SQLiteOutbox
     from facepush.protocol.models import Subscription

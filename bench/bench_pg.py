@@ -1,5 +1,5 @@
 """The PostgreSQL ceiling for facepush's own writes, without facepush's Python: pgbench (C)
-runs the receiver's statements, taken from facepush.receiver.pg_store and .sql, with the
+runs the receiver's statements, taken from facepush.receiver.pg_store and .writes, with the
 receiver's batch sizes from K connections, in a scratch schema that the receiver's own
 migration creates (method: docs/benchmarks.md).
 
@@ -30,7 +30,7 @@ from bench.servers import PG_DSN, drop_schema
 METHOD = """
 What PostgreSQL itself takes of facepush's writes, without facepush's Python: Debian's
 `pgbench` (C; `scripts/bench-tools`) runs the receiver's own statements, taken from
-`facepush/receiver/pg_store.py` and `sql.py` at run time, in a scratch schema that the
+`facepush/receiver/pg_store.py` and `writes.py` at run time, in a scratch schema that the
 receiver's migration creates (`PostgresStore.migrate`; dropped afterwards), `-M prepared`
 (psycopg prepares the receiver's repeated statements too), 3 s per run, best of 2
 interleaved rounds, K = 1, 2, 4, 8 connections, each run from empty tables after a
@@ -124,10 +124,10 @@ def _event_insert(columns: int) -> str:
 
 def _scripts(conn: Any, batch: int, tmp: Path) -> dict[str, Path]:
     """The two pgbench scripts for `batch`, and the table their arrays are read from."""
-    from facepush.receiver import pg_store, sql
+    from facepush.receiver import pg_store, writes
 
     items = _items(batch)
-    rows = [sql.event_values(item) for item in items]
+    rows = [writes.event_values(item) for item in items]
     columns = list(zip(*rows, strict=True))
     types = _PARAM.findall(pg_store._EVENT_INSERT)
     literals = [
@@ -143,12 +143,12 @@ def _scripts(conn: Any, batch: int, tmp: Path) -> dict[str, Path]:
         f"\\if :loaded = 0\nSELECT 1 AS loaded, {', '.join(names)} FROM {table} \\gset\n\\endif\n"
     )
     insert = _event_insert(len(types)) + ";\n"
-    device = sql.device_rows(items)[0]
-    day = sql.device_day_rows(items)[0]
+    device = writes.device_rows(items)[0]
+    day = writes.device_day_rows(items, None)[0]
     rest = [
-        _inline(sql.DEVICE_UPSERT, device, serial_at=0),
-        _inline(sql.DEVICE_DAY_UPSERT, day, serial_at=0),
-        *(_inline(sql.COUNTER_UPDATE, row) for row in sql.counter_rows(items, 0)),
+        _inline(writes.DEVICE_UPSERT, device, serial_at=0),
+        _inline(writes.DEVICE_DAY_UPSERT, day, serial_at=0),
+        *(_inline(writes.COUNTER_UPDATE, row) for row in writes.counter_rows(items, [], [])),
     ]
     texts = {
         "events insert": load + insert,

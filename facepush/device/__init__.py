@@ -18,7 +18,7 @@ from facepush.device.errors import (
     NotRunningError,
     SetupError,
 )
-from facepush.device.history import History, HistoryEntry, HistoryStore
+from facepush.device.history import AsyncHistory, History, HistoryEntry
 from facepush.device.live import LiveHub
 from facepush.device.memory_history import MemoryHistory
 from facepush.device.memory_outbox import MemoryOutbox
@@ -32,6 +32,7 @@ from facepush.device.window import AdaptiveWindow, FixedWindow
 
 __all__ = [
     "AdaptiveWindow",
+    "AsyncHistory",
     "AuthError",
     "Backoff",
     "BatchTooLargeError",
@@ -45,7 +46,6 @@ __all__ = [
     "FixedWindow",
     "History",
     "HistoryEntry",
-    "HistoryStore",
     "LiveHub",
     "MemoryHistory",
     "MemoryOutbox",

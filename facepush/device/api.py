@@ -166,7 +166,7 @@ async def _status(request: web.Request) -> web.Response:
 async def _set_aside(request: web.Request) -> web.Response:
     after = _int_param(request, "after", 0, 0, 2**62)
     limit = _int_param(request, "limit", 100, 1, 1000)
-    items = await request.app[SERVICE].set_aside(after, limit)
+    items = await request.app[SERVICE].list_set_aside(after, limit)
     following = items[-1]["id"] if len(items) == limit else None
     return envelope({"items": items, "next": following})
 

@@ -10,20 +10,23 @@ history keeps 100,000 records by default, and their 40 KB snapshots would take 4
 A record handed over twice (same `uuid`) is kept once.
 
 A backend is a small synchronous object, like the outbox's: `SQLiteHistory` (durable) and
-`MemoryHistory`; `HistoryStore` runs one behind asyncio on its own threads. One test suite
-(tests/device/test_history.py) runs against every backend.
+`MemoryHistory`, both built on `BaseHistory` (retention and counts, written once), so each
+keeps only its storage; `AsyncHistory` runs one behind asyncio on its own threads. One test
+suite (tests/device/test_history.py) runs against every backend.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
 
 from facepush.device.outbox import RECOGNITION, NewRecord
-from facepush.device.store import Threads
+from facepush.device.threads import ThreadRunner
 from facepush.protocol.decode import decode_object
 from facepush.protocol.history import HistoryQuery, history_item
 from facepush.protocol.jsontext import dump_json
@@ -80,6 +83,72 @@ class History(Protocol):
     def close(self) -> None: ...
 
 
+class BaseHistory(ABC):
+    """The part of a history every backend shares: `add` (each record once, then
+    retention: the oldest records beyond `limit`, then the oldest snapshots beyond
+    `images`) and the counts, kept in memory. A backend implements the primitives
+    (`_insert`, `_drop_oldest`, `_drop_snapshots`) and `find`; where it has transactions it
+    overrides `_transaction`, and on a rollback it reloads the counts."""
+
+    blocking: bool
+
+    def __init__(self, limit: int, images: int) -> None:
+        if limit < 1 or images < 0:
+            raise ValueError(f"history limit must be at least 1 and images at least 0: {limit}")
+        self.limit = limit
+        self.images = images
+        self._count = 0  # records held
+        self._snapshots = 0  # of which with their snapshot
+
+    def add(self, entries: Sequence[HistoryEntry]) -> int:
+        added = 0
+        with self._transaction():
+            for e in entries:
+                with_image = bool(e.image) and self.images > 0
+                if self._insert(e, with_image):
+                    added += 1
+                    self._snapshots += with_image
+            self._count += added
+            self._trim()
+        return added
+
+    def count(self) -> int:
+        return self._count
+
+    def _trim(self) -> None:
+        excess = self._count - self.limit
+        if excess > 0:
+            records, snapshots = self._drop_oldest(excess)
+            self._count -= records
+            self._snapshots -= snapshots
+        excess = self._snapshots - self.images
+        if excess > 0:
+            self._snapshots -= self._drop_snapshots(excess)
+
+    def _transaction(self) -> AbstractContextManager[object]:
+        """The primitives called inside commit together or not at all."""
+        return nullcontext()
+
+    @abstractmethod
+    def _insert(self, entry: HistoryEntry, with_image: bool) -> bool:
+        """Keep `entry` (and its snapshot if `with_image`) after every record held; False
+        when a record with its `uuid` is held already (then nothing changes)."""
+
+    @abstractmethod
+    def _drop_oldest(self, count: int) -> tuple[int, int]:
+        """Drop the `count` oldest records; returns how many records and snapshots went."""
+
+    @abstractmethod
+    def _drop_snapshots(self, count: int) -> int:
+        """Drop the `count` oldest snapshots (their records stay); returns how many went."""
+
+    @abstractmethod
+    def find(self, query: HistoryQuery) -> Found: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
 def entry_of(record: NewRecord) -> HistoryEntry | None:
     """The history entry of a record as cached for push; None for an alarm."""
     if record.kind != RECOGNITION:
@@ -99,11 +168,11 @@ def entry_of(record: NewRecord) -> HistoryEntry | None:
     )
 
 
-class HistoryStore:
+class AsyncHistory:
     """A History behind asyncio: writes on its own thread, pages built on a reader thread."""
 
     def __init__(self, history: History) -> None:
-        self._threads = Threads(history, "facepush-history")
+        self._threads = ThreadRunner(history, "facepush-history")
 
     @property
     def backend(self) -> History:

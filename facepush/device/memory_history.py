@@ -1,46 +1,31 @@
 """An in-memory history: for embedding without a data directory, tests, and emulators.
-Same semantics as the SQLite one, minus the disk; a query scans every record (fine for
-the sizes such uses hold)."""
+Same semantics as the SQLite one, minus the disk (retention and counts are
+`BaseHistory`'s); a query scans every record (fine for the sizes such uses hold)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import replace
 
-from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, Found, HistoryEntry
+from facepush.device.history import (
+    HISTORY_IMAGES,
+    HISTORY_LIMIT,
+    BaseHistory,
+    Found,
+    HistoryEntry,
+)
 from facepush.protocol.history import HistoryQuery
 
 
-class MemoryHistory:
+class MemoryHistory(BaseHistory):
     blocking = False
 
     def __init__(self, limit: int = HISTORY_LIMIT, images: int = HISTORY_IMAGES) -> None:
-        if limit < 1 or images < 0:
-            raise ValueError(f"history limit must be at least 1 and images at least 0: {limit}")
-        self.limit = limit
-        self.images = images
+        super().__init__(limit, images)
         self._next_seq = 1
         # uuid -> (seq, entry without its image), in the order added (the terminal's own)
         self._records: OrderedDict[str, tuple[int, HistoryEntry]] = OrderedDict()
         self._images: OrderedDict[int, str] = OrderedDict()  # seq -> snapshot, oldest first
-
-    def add(self, entries: Sequence[HistoryEntry]) -> int:
-        added = 0
-        for e in entries:
-            if e.uuid in self._records:
-                continue
-            seq, self._next_seq = self._next_seq, self._next_seq + 1
-            self._records[e.uuid] = (seq, replace(e, image=None))
-            if e.image and self.images:
-                self._images[seq] = e.image
-            added += 1
-        while len(self._records) > self.limit:
-            seq, _ = self._records.popitem(last=False)[1]
-            self._images.pop(seq, None)
-        while len(self._images) > self.images:
-            self._images.popitem(last=False)
-        return added
 
     def find(self, query: HistoryQuery) -> Found:
         matches = [(seq, e) for seq, e in self._records.values() if _matches(e, query)]
@@ -49,11 +34,29 @@ class MemoryHistory:
         page = matches[query.offset : query.offset + query.limit]
         return Found(len(matches), [(e.item, self._images.get(seq)) for seq, e in page])
 
-    def count(self) -> int:
-        return len(self._records)
-
     def close(self) -> None:
         pass
+
+    def _insert(self, entry: HistoryEntry, with_image: bool) -> bool:
+        if entry.uuid in self._records:
+            return False
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
+        self._records[entry.uuid] = (seq, replace(entry, image=None))
+        if with_image and entry.image:
+            self._images[seq] = entry.image
+        return True
+
+    def _drop_oldest(self, count: int) -> tuple[int, int]:
+        snapshots = 0
+        for _ in range(count):
+            seq, _entry = self._records.popitem(last=False)[1]
+            snapshots += self._images.pop(seq, None) is not None
+        return count, snapshots
+
+    def _drop_snapshots(self, count: int) -> int:
+        for _ in range(count):
+            self._images.popitem(last=False)
+        return count
 
 
 def _matches(e: HistoryEntry, query: HistoryQuery) -> bool:

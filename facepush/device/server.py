@@ -40,14 +40,11 @@ async def run(settings: DeviceSettings) -> None:
     tls = None
     if settings.tls_cert is not None and settings.tls_key is not None:
         tls = server_context(settings.tls_cert, settings.tls_key)
-    service = PushService(settings)
-    await service.start()
-    try:
+    # Started before the app is made: the accounts' token key is in its data directory.
+    async with PushService(settings) as service:
         key = service.jwt_key
         assert key is not None  # check() made sure of a data directory
         accounts = Accounts(settings.username, settings.password, key)
         policy = SitePolicy(allowed_hosts_for(host, settings.allowed_host))
         app = make_app(service, accounts, policy)
         await serve_until_stopped(app, host, port, ssl_context=tls)
-    finally:
-        await service.stop()

@@ -27,21 +27,21 @@ import aiohttp
 
 from facepush.backoff import Backoff
 from facepush.device.clock import TerminalClock
-from facepush.device.config import DataDir
+from facepush.device.datadir import DataDir
 from facepush.device.delivery import Deliverer
 from facepush.device.errors import BatchTooLargeError, NotRunningError
-from facepush.device.history import History, HistoryStore
+from facepush.device.history import AsyncHistory, History
 from facepush.device.info import device_info
 from facepush.device.intake import Handed, prepare
 from facepush.device.live import LiveHub
 from facepush.device.memory_history import MemoryHistory
 from facepush.device.memory_outbox import MemoryOutbox
-from facepush.device.outbox import ALARM, AddResult, NewRecord, Outbox, WhenFull
+from facepush.device.outbox import AddResult, NewRecord, Outbox, WhenFull
 from facepush.device.sender import Destination
 from facepush.device.settings import DeviceSettings
 from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
-from facepush.device.store import StoreRunner
+from facepush.device.threads import OutboxThreads
 from facepush.protocol.device import DeviceInfo, DeviceTime, parse_time_update
 from facepush.protocol.jsontext import parse_json
 from facepush.protocol.models import Subscription
@@ -54,7 +54,6 @@ from facepush.tls import client_context
 log = logging.getLogger("facepush.device")
 # Delivery errors name the destination: its credentials stay out of the log.
 log.addFilter(RedactingFilter())
-HISTORY_FILE = "history.sqlite3"
 WARN_AT, REARM_AT = 0.8, 0.7  # cache fill ratios for the warning
 
 
@@ -100,14 +99,14 @@ class PushService:
         self._refusal_backoff = refusal_backoff
         self._session = session
         self._dir: DataDir | None = None
-        self._store: StoreRunner | None = None
+        self._threads: OutboxThreads | None = None
         self._deliverer: Deliverer | None = None
         self._subscription: Subscription | None = None
         self._warned_full = False
         self._given_history = history
         offset = settings.clock_offset
         self._clock_offset_ms = None if offset is None else round(offset * 1000)
-        self._history: HistoryStore | None = None
+        self._history: AsyncHistory | None = None
         self.clock = TerminalClock(offset_ms=self._clock_offset_ms)  # replaced by the saved one
         self.live = LiveHub()
 
@@ -129,7 +128,7 @@ class PushService:
                 self.clock = TerminalClock(self._dir.path, self._clock_offset_ms)
                 if outbox is None:
                     outbox = SQLiteOutbox(self._dir.outbox_path, self.cache_limit, self.when_full)
-                self._history = HistoryStore(self._given_history or self._sqlite_history())
+                self._history = AsyncHistory(self._given_history or self._sqlite_history())
             except BaseException:
                 if outbox is not None and self._given_outbox is None:
                     outbox.close()
@@ -138,13 +137,13 @@ class PushService:
         if outbox is None:
             outbox = MemoryOutbox(self.cache_limit, self.when_full)
         if self._history is None:
-            self._history = HistoryStore(
+            self._history = AsyncHistory(
                 self._given_history
                 or MemoryHistory(self.settings.history_limit, self.settings.history_images)
             )
-        self._store = StoreRunner(outbox)
+        self._threads = OutboxThreads(outbox)
         self._deliverer = Deliverer(
-            self._store,
+            self._threads,
             self._destination(),
             window=self.settings.window,
             session=self._session,
@@ -163,8 +162,8 @@ class PushService:
 
     def _sqlite_history(self) -> SQLiteHistory:
         assert self._dir is not None
-        path = self._dir.path / HISTORY_FILE
-        return SQLiteHistory(path, self.settings.history_limit, self.settings.history_images)
+        limit, images = self.settings.history_limit, self.settings.history_images
+        return SQLiteHistory(self._dir.history_path, limit, images)
 
     async def stop(self) -> None:
         await self.live.close()
@@ -174,9 +173,9 @@ class PushService:
         if self._deliverer is not None:
             await self._deliverer.stop()
             self._deliverer = None
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
+        if self._threads is not None:
+            await self._threads.close()
+            self._threads = None
         if self._dir is not None:
             self._dir.close()
             self._dir = None
@@ -195,13 +194,13 @@ class PushService:
         return self._deliverer
 
     @property
-    def store(self) -> StoreRunner:
-        if self._store is None:
+    def _outbox(self) -> OutboxThreads:
+        if self._threads is None:
             raise NotRunningError()
-        return self._store
+        return self._threads
 
     @property
-    def history(self) -> HistoryStore:
+    def history(self) -> AsyncHistory:
         """The terminal's history of recognitions (`await service.history.page(query)`)."""
         if self._history is None:
             raise NotRunningError()
@@ -223,7 +222,7 @@ class PushService:
         with `refuse-newest` and a full cache, when nothing was cached for push but the
         records are in history (ruling H1: history holds every record the terminal made).
         """
-        store, deliverer = self.store, self.deliverer
+        threads, deliverer = self._outbox, self.deliverer
         records = prepare(handed, self.sn, self.clock.now_ms())
         sub = self._subscription
         if sub is None or not sub.enabled:
@@ -232,7 +231,7 @@ class PushService:
         if len(records) > self.cache_limit:
             raise BatchTooLargeError(len(records), self.cache_limit)
         # The push cache and history commit side by side, each on its own thread.
-        cached = asyncio.ensure_future(store.call(store.outbox.add, records, now_ms()))
+        cached = asyncio.ensure_future(threads.call(threads.outbox.add, records, now_ms()))
         await self._made(records, cached)
         result = cached.result()
         deliverer.notify({r.kind for r in records})
@@ -320,10 +319,10 @@ class PushService:
 
     # -- set-aside ----------------------------------------------------------------------
 
-    async def set_aside(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    async def list_set_aside(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Set-aside records in seq order, each as handed over plus why and how often."""
-        store = self.store
-        rows = await store.read(store.outbox.list_set_aside, after, limit)
+        threads = self._outbox
+        rows = await threads.read(threads.outbox.list_set_aside, after, limit)
         return [
             {
                 "id": r.seq,
@@ -339,8 +338,8 @@ class PushService:
 
     async def replay(self, ids: list[int] | None = None) -> int:
         """Queue set-aside records again (all, or those with these ids); returns how many."""
-        store, deliverer = self.store, self.deliverer
-        count = await store.call(store.outbox.replay, ids)
+        threads, deliverer = self._outbox, self.deliverer
+        count = await threads.call(threads.outbox.replay, ids)
         deliverer.notify(None)
         return count
 
@@ -348,7 +347,7 @@ class PushService:
 
     def status(self) -> dict[str, Any]:
         deliverer = self.deliverer
-        counts = self.store.outbox.counts()
+        counts = deliverer.backlog.counts()  # acknowledged records count as delivered
         sub = self._subscription
         if sub is None:
             state = "unconfigured"
@@ -360,9 +359,9 @@ class PushService:
         acked = stats.acknowledged
         return {
             "state": state,
-            "queued": counts.queued - deliverer.unsettled(),
-            "queued_alarms": counts.queued_alarms - deliverer.unsettled(ALARM),
-            "delivered": counts.delivered + deliverer.unsettled(),
+            "queued": counts.queued,
+            "queued_alarms": counts.queued_alarms,
+            "delivered": counts.delivered,
             "evicted": counts.evicted,
             "set_aside": counts.set_aside,
             "cached": counts.cached,

@@ -14,13 +14,11 @@ their own, so that dropping them leaves the records' pages small.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from facepush.device.errors import DataDirError
-from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, Found, HistoryEntry
-from facepush.files import private_file
+from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT, BaseHistory, Found, HistoryEntry
+from facepush.device.sqlite_db import open_reader, open_sqlite, opening, transaction
 from facepush.protocol.history import FILTER_FIELDS, HistoryQuery
 
 _SCHEMA = """
@@ -41,86 +39,29 @@ CREATE TABLE IF NOT EXISTS history_images (seq INTEGER PRIMARY KEY, image TEXT N
 """
 
 
-class SQLiteHistory:
+class SQLiteHistory(BaseHistory):
     blocking = True
 
     def __init__(
         self, path: str | Path, limit: int = HISTORY_LIMIT, images: int = HISTORY_IMAGES
     ) -> None:
-        if limit < 1 or images < 0:
-            raise ValueError(f"history limit must be at least 1 and images at least 0: {limit}")
-        self.limit = limit
-        self.images = images
+        super().__init__(limit, images)
         self.path = Path(path)
-        try:
-            # Created 0600 before SQLite opens it: its -wal and -shm files take its mode.
-            private_file(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA secure_delete=FAST")
+        with opening("history", self.path, "(move a damaged file away to start a new history)"):
+            self._db = open_sqlite(self.path, synchronous="NORMAL")
             self._db.executescript(_SCHEMA)
-            self._count = self._scalar("SELECT COUNT(*) FROM history")
-            self._images = self._scalar("SELECT COUNT(*) FROM history_images")
-            self._db.execute("BEGIN IMMEDIATE")
-            self._trim()  # a lower --history-limit than last time applies at once
-            self._db.execute("COMMIT")
-            self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except (sqlite3.Error, OSError) as exc:
-            raise DataDirError(
-                f"cannot open the history {self.path}: {exc}. Check that the --data directory "
-                "is writable (move a damaged file away to start a new history)."
-            ) from None
+            self._load_counts()
+            with self._transaction():
+                self._trim()  # a lower --history-limit than last time applies at once
+            self._reader = open_reader(self.path)
 
-    def _scalar(self, sql: str) -> int:
-        return int(self._db.execute(sql).fetchone()[0])
+    def _load_counts(self) -> None:
+        self._count = int(self._db.execute("SELECT COUNT(*) FROM history").fetchone()[0])
+        images = self._db.execute("SELECT COUNT(*) FROM history_images").fetchone()
+        self._snapshots = int(images[0])
 
-    def add(self, entries: Sequence[HistoryEntry]) -> int:
-        added = 0
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for e in entries:
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO history "
-                    "(uuid, ts, user_id, job_number, ic_number, item) VALUES (?, ?, ?, ?, ?, ?)",
-                    (e.uuid, e.timestamp, e.user_id, e.job_number, e.ic_number, e.item),
-                )
-                if cursor.rowcount == 0:
-                    continue  # already held
-                added += 1
-                if e.image and self.images:
-                    self._db.execute(
-                        "INSERT INTO history_images (seq, image) VALUES (?, ?)",
-                        (cursor.lastrowid, e.image),
-                    )
-                    self._images += 1
-            self._count += added
-            self._trim()
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            self._count = self._scalar("SELECT COUNT(*) FROM history")
-            self._images = self._scalar("SELECT COUNT(*) FROM history_images")
-            raise
-        return added
-
-    def _trim(self) -> None:
-        excess = self._count - self.limit
-        if excess > 0:
-            last = self._db.execute(
-                "SELECT seq FROM history ORDER BY seq LIMIT 1 OFFSET ?", (excess - 1,)
-            ).fetchone()[0]
-            self._count -= self._db.execute("DELETE FROM history WHERE seq <= ?", (last,)).rowcount
-            gone = self._db.execute("DELETE FROM history_images WHERE seq <= ?", (last,))
-            self._images -= gone.rowcount
-        excess = self._images - self.images
-        if excess > 0:
-            self._images -= self._db.execute(
-                "DELETE FROM history_images WHERE seq IN "
-                "(SELECT seq FROM history_images ORDER BY seq LIMIT ?)",
-                (excess,),
-            ).rowcount
+    def _transaction(self) -> AbstractContextManager[object]:
+        return transaction(self._db, self._load_counts)
 
     def find(self, query: HistoryQuery) -> Found:
         count, page, args = queries(query)
@@ -130,12 +71,42 @@ class SQLiteHistory:
         rows = self._reader.execute(page, (*args, query.limit, query.offset)).fetchall()
         return Found(total, [(bytes(item), image) for item, image in rows])
 
-    def count(self) -> int:
-        return self._count
-
     def close(self) -> None:
         self._reader.close()
         self._db.close()
+
+    # -- the storage primitives (each runs inside `_transaction`) -----------------------
+
+    def _insert(self, entry: HistoryEntry, with_image: bool) -> bool:
+        e = entry
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO history "
+            "(uuid, ts, user_id, job_number, ic_number, item) VALUES (?, ?, ?, ?, ?, ?)",
+            (e.uuid, e.timestamp, e.user_id, e.job_number, e.ic_number, e.item),
+        )
+        if cursor.rowcount == 0:
+            return False  # already held
+        if with_image:
+            self._db.execute(
+                "INSERT INTO history_images (seq, image) VALUES (?, ?)",
+                (cursor.lastrowid, e.image),
+            )
+        return True
+
+    def _drop_oldest(self, count: int) -> tuple[int, int]:
+        last = self._db.execute(
+            "SELECT seq FROM history ORDER BY seq LIMIT 1 OFFSET ?", (count - 1,)
+        ).fetchone()[0]
+        records = self._db.execute("DELETE FROM history WHERE seq <= ?", (last,)).rowcount
+        snapshots = self._db.execute("DELETE FROM history_images WHERE seq <= ?", (last,))
+        return records, snapshots.rowcount
+
+    def _drop_snapshots(self, count: int) -> int:
+        return self._db.execute(
+            "DELETE FROM history_images WHERE seq IN "
+            "(SELECT seq FROM history_images ORDER BY seq LIMIT ?)",
+            (count,),
+        ).rowcount
 
 
 def queries(query: HistoryQuery) -> tuple[str, str, list[object]]:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from facepush.errors import DecodeError
+from facepush.protocol import limits
 from facepush.protocol.codes import (
     ALARM_CODE_FIELDS,
     RECOGNITION_CODE_FIELDS,
@@ -39,7 +40,9 @@ _TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 def decode_push(body: bytes | str, *, strict: bool = False) -> Push:
     """Decode one pushed envelope `{"type": ..., "data": {...}}`."""
-    return decode_object(parse_json(body, lenient=not strict), strict=strict)
+    limits.check_body(body)
+    value = parse_json(body, lenient=not strict)
+    return _decode(value, strict, "", len(body))
 
 
 def decode_pushes(body: bytes | str, *, strict: bool = False) -> list[Push]:
@@ -52,13 +55,18 @@ def decode_pushes(body: bytes | str, *, strict: bool = False) -> list[Push]:
 
 def decode_object(value: Any, *, strict: bool = False, path: str = "") -> Push:
     """Decode an already parsed envelope; `path` prefixes field names in errors."""
+    return _decode(value, strict, path, None)
+
+
+def _decode(value: Any, strict: bool, path: str, text_size: int | None) -> Push:
+    """`text_size`: the length of the JSON text `value` was parsed from, when known."""
     try:
-        return _decode_object(value, strict, path)
+        return _decode_object(value, strict, path, text_size)
     except RecursionError:
         raise DecodeError(path or "body", "JSON nested too deeply") from None
 
 
-def _decode_object(value: Any, strict: bool, path: str) -> Push:
+def _decode_object(value: Any, strict: bool, path: str, text_size: int | None) -> Push:
     where = path or "body"
     if not isinstance(value, dict):
         raise DecodeError(where, f"expected a push object, got {_show(value)}")
@@ -86,7 +94,27 @@ def _decode_object(value: Any, strict: bool, path: str) -> Push:
         event = _alarm(data, data_path)
     push = Push(type=EventType(kind), data=event)
     push.extra = _unknown(value, Push)
+    _check_unknown(push, path)
+    if text_size is None or text_size > limits.SURELY_SMALL_TEXT:
+        limits.check_size(value, data, path)
     return push
+
+
+def _check_unknown(push: Push, path: str) -> None:
+    """The bounds of limits.py on the fields the protocol does not name, wherever they are."""
+    if push.extra:
+        limits.check_unknown(push.extra, path, 0)
+    data_path = _join(path, "data")
+    record = push.data
+    if record.extra:
+        limits.check_unknown(record.extra, data_path, 1)
+    user = record.user if isinstance(record, Recognition) else None
+    if user is not None:
+        if user.extra:
+            limits.check_unknown(user.extra, f"{data_path}.user", 2)
+        for i, group in enumerate(user.groups):
+            if group.extra:
+                limits.check_unknown(group.extra, f"{data_path}.user.groups[{i}]", 4)
 
 
 def _recognition(data: dict[str, Any], path: str) -> Recognition:
@@ -108,6 +136,11 @@ def _recognition(data: dict[str, Any], path: str) -> Recognition:
     record = _convert(data, Recognition, path)
     if not record.uuid.strip():
         raise DecodeError(f"{path}.uuid", "must be a non-empty string (the record's identity)")
+    limits.check_ident(record.uuid, f"{path}.uuid")
+    limits.check_ident(record.deviceSN, f"{path}.deviceSN")
+    if record.user is not None:
+        limits.check_ident(record.user.user_id, f"{path}.user.user_id")
+    limits.check_time(record.timestamp, record.occurred_at, f"{path}.timestamp")
     record.extra = _unknown(data, Recognition)
     if record.user is not None and isinstance(user, dict):
         record.user.extra = _unknown(user, User)
@@ -125,6 +158,12 @@ def _alarm(data: dict[str, Any], path: str) -> Alarm:
     record = _convert(data, Alarm, path)
     if not record.trace_id.strip():
         raise DecodeError(f"{path}.trace_id", "must be a non-empty string (the alarm's identity)")
+    limits.check_ident(record.trace_id, f"{path}.trace_id")
+    limits.check_ident(record.user_id, f"{path}.user_id")
+    serial = data.get("deviceSN")  # not in the protocol; some firmware add one
+    if isinstance(serial, str):
+        limits.check_ident(serial, f"{path}.deviceSN")
+    limits.check_time(record.event_time, record.occurred_at, f"{path}.event_time")
     record.extra = _unknown(data, Alarm)
     return record
 

@@ -1,4 +1,8 @@
-"""Snapshot rules: `rgb_image` and `alarm_photo` are base64 JPEG; a blank string means none."""
+"""Snapshot rules: `rgb_image` and `alarm_photo` are base64 JPEG; a blank string means none.
+
+An image is at most MAX_IMAGE_BYTES of JPEG; a larger one is an ImageError like any other
+unusable image, so that the receiver keeps the record and flags the image (ruling 7).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,10 @@ import base64
 import binascii
 
 from facepush.errors import ImageError
+from facepush.protocol.limits import MAX_IMAGE_BYTES
+
+# The longest base64 text of an image within the bound (4 characters per 3 bytes).
+MAX_IMAGE_TEXT = -(-MAX_IMAGE_BYTES // 3) * 4
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 _DATA_URI_PREFIX = "data:image/jpeg;base64,"
@@ -21,6 +29,11 @@ def decode_image(value: str) -> bytes:
     text = value.strip()
     if text.startswith(_DATA_URI_PREFIX):
         text = text[len(_DATA_URI_PREFIX) :]
+    if len(text) > MAX_IMAGE_TEXT:
+        raise ImageError(
+            f"too large: {len(text)} characters of base64, more than the "
+            f"{MAX_IMAGE_BYTES // (1024 * 1024)} MiB an image may have"
+        )
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -22,7 +22,13 @@ MIN_KEY_BYTES = 16  # a shorter HMAC key is guessable; the reference secrets are
 
 
 class SignatureError(ProtocolError):
-    """A push's Standard Webhooks signature is missing, malformed, stale or wrong."""
+    """A push's Standard Webhooks signature is missing, malformed, stale or wrong; `reason`
+    says which in one word (`missing`, `malformed`, `stale`, `mismatch`; `secret` for an
+    unusable secret), for counting."""
+
+    def __init__(self, message: str, reason: str = "secret") -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 def parse_secret(secret: str) -> bytes:
@@ -41,8 +47,9 @@ def parse_secret(secret: str) -> bytes:
 
 
 def signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode(), hashlib.sha256)
+    mac.update(body)  # not concatenated: no copy of a large body (and hashlib frees the GIL)
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def sign_headers(key: bytes, msg_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
@@ -54,23 +61,39 @@ def sign_headers(key: bytes, msg_id: str, body: bytes, now: float | None = None)
     }
 
 
-def verify(key: bytes, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
-    """Check a push's signature; returns its `webhook-id` or raises SignatureError."""
+def check_headers(headers: Mapping[str, str], now: float | None = None) -> tuple[str, int, str]:
+    """The `webhook-id`, timestamp and signatures of a push, if present, well formed and
+    fresh; raises SignatureError otherwise. Needs no body: a receiver can refuse an unsigned
+    push before reading it."""
     lowered = {k.lower(): v for k, v in headers.items()}
     msg_id = lowered.get("webhook-id", "")
     stamp = lowered.get("webhook-timestamp", "")
     sigs = lowered.get("webhook-signature", "")
     missing = [n for n, v in (("id", msg_id), ("timestamp", stamp), ("signature", sigs)) if not v]
     if missing:
-        raise SignatureError(f"missing webhook-{missing[0]} header (the push is not signed)")
+        raise SignatureError(
+            f"missing webhook-{missing[0]} header (the push is not signed)", "missing"
+        )
     try:
         timestamp = int(stamp)
     except ValueError:
-        raise SignatureError(f"webhook-timestamp {stamp!r} is not a Unix time") from None
+        raise SignatureError(
+            f"webhook-timestamp {stamp!r} is not a Unix time", "malformed"
+        ) from None
     current = time.time() if now is None else now
     if abs(current - timestamp) > TOLERANCE_S:
-        raise SignatureError(f"webhook-timestamp is {int(current - timestamp)} s off (max 300)")
+        raise SignatureError(
+            f"webhook-timestamp is {int(current - timestamp)} s off (max 300)", "stale"
+        )
+    return msg_id, timestamp, sigs
+
+
+def verify(key: bytes, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
+    """Check a push's signature; returns its `webhook-id` or raises SignatureError."""
+    msg_id, timestamp, sigs = check_headers(headers, now)
     expected = signature(key, msg_id, timestamp, body)
     if any(hmac.compare_digest(expected, s) for s in sigs.split(" ") if s.startswith("v1,")):
         return msg_id
-    raise SignatureError("webhook-signature does not match (wrong secret or altered body)")
+    raise SignatureError(
+        "webhook-signature does not match (wrong secret or altered body)", "mismatch"
+    )

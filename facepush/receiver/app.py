@@ -20,6 +20,7 @@ from facepush.receiver import dashboard
 from facepush.receiver.attendance.api import AttendanceApi
 from facepush.receiver.auth import token_middleware
 from facepush.receiver.backends import open_store
+from facepush.receiver.budget import BodyBudget
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
 from facepush.receiver.forward import api as forward_api
@@ -30,7 +31,7 @@ from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.settings import ReceiverSettings, Tuning
-from facepush.receiver.store import Incoming, Store
+from facepush.receiver.store import Incoming, QuarantineLimits, Store
 from facepush.receiver.stream import Broadcaster
 from facepush.receiver.terminals.manager import Terminals
 from facepush.sitepolicy import SitePolicy, add_headers, allowed_hosts_for
@@ -71,7 +72,11 @@ def create_app(
             f"the store counts days in {_zone_name(store.zone)}, the settings say "
             f"{_zone_name(settings.zone)}: open it with open_store(url, zone=settings.zone)"
         )
+    store.quarantine_limits = QuarantineLimits(
+        max_rows=tuning.quarantine_rows, max_bytes=tuning.quarantine_bytes
+    )
     metrics = ReceiverMetrics()
+    metrics.quarantine_dropped = lambda: store.quarantine_dropped
     broadcaster = Broadcaster(tuning.keepalive_s, tuning.stream_buffer_bytes)
     try:
         forwarding = Forwarding(settings.forward, store, tuning.forward)
@@ -101,6 +106,11 @@ def create_app(
         writer,
         metrics,
         PushSettings(settings.max_body, int(settings.late_after * 1000), signing_key),
+        BodyBudget(
+            max(tuning.body_budget, settings.max_body),
+            wait_s=tuning.budget_wait_s,
+            rate=tuning.large_body_rate,
+        ),
     )
 
     # No cross-site writes, no DNS rebinding; the push path takes any Content-Type.
@@ -176,6 +186,7 @@ def create_app(
                 await task
         await forwarding.stop()
         await writer.stop()
+        push.close()
         queries.pool.shutdown(wait=True)
         forwarding.close()
         health.close()

@@ -33,6 +33,8 @@ class BadQuery(ReceiverError):
 class RecordRejected(ReceiverError):
     """The database refused one record's content (not the database being down).
 
-    The writer retries such a batch item by item, so that one bad record cannot block the
-    others; the record that fails alone is refused with this message and quarantined.
+    The writer then commits the batch's halves on their own (and theirs), so that one bad
+    record cannot fail the others; the record that fails alone is refused with this
+    message and quarantined. Any other unexpected error of a batch is isolated the same
+    way and becomes this error for its culprit.
     """

@@ -45,9 +45,18 @@ class ReceiverMetrics:
         self.received = 0  # pushes that reached the push endpoint
         self.stored = 0
         self.duplicates = 0
-        self.refused: Counter[str] = Counter()  # by reason: bad_request, signature, too_large
+        # by reason: bad_request, rejected, signature, too_large, conflict
+        self.refused: Counter[str] = Counter()
         self.quarantined = 0
+        self.conflicts = 0  # repeats of a stored key with other content (acknowledged)
+        # pushes refused for their signature, by reason (missing, malformed, stale, mismatch)
+        self.signature_failures: Counter[str] = Counter()
         self.unavailable = 0  # pushes answered 503 because the store could not write
+        self.busy = 0  # of those, because no body budget was free in time
+        # Read when rendered: bytes of push bodies held now, rows this process dropped
+        # from the full quarantine.
+        self.body_bytes: Callable[[], int] = lambda: 0
+        self.quarantine_dropped: Callable[[], int] = lambda: 0
         self.commits = 0
         self.committed_items = 0
         self.commit_latency = Histogram(
@@ -88,10 +97,40 @@ class ReceiverMetrics:
                 self.quarantined,
             ),
             metric(
+                "facepush_receiver_conflicts_total",
+                "counter",
+                "Pushes of a stored key with other content (acknowledged, kept in quarantine).",
+                self.conflicts,
+            ),
+            metric(
+                "facepush_receiver_signature_failures_total",
+                "counter",
+                "Pushes refused for their signature (not kept), by reason.",
+                [({"reason": r}, n) for r, n in sorted(self.signature_failures.items())] or 0,
+            ),
+            metric(
+                "facepush_receiver_quarantine_dropped_total",
+                "counter",
+                "Oldest quarantined pushes this process dropped to keep the table in bounds.",
+                self.quarantine_dropped(),
+            ),
+            metric(
                 "facepush_receiver_unavailable_total",
                 "counter",
-                "Pushes answered 503 because the store could not write.",
+                "Pushes answered 503 because the store could not write, or was busy.",
                 self.unavailable,
+            ),
+            metric(
+                "facepush_receiver_busy_total",
+                "counter",
+                "Pushes answered 503 because too many large bodies were being received.",
+                self.busy,
+            ),
+            metric(
+                "facepush_receiver_body_bytes",
+                "gauge",
+                "Bytes of push bodies being received, decoded or committed now.",
+                self.body_bytes(),
             ),
             metric("facepush_receiver_commits_total", "counter", "Group commits.", self.commits),
             metric(

@@ -23,7 +23,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
 from facepush.protocol.times import now_ms
-from facepush.receiver import schema, sql
+from facepush.receiver import quarantine, schema, sql, writes
 from facepush.receiver.errors import ReceiverConfigError, RecordRejected, StoreUnavailable
 from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
@@ -31,11 +31,12 @@ _RETRIES = 5
 _MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
 
 _EVENT_INSERT = f"""
-INSERT INTO events ({sql.EVENT_INSERT_COLUMNS})
+INSERT INTO events ({writes.EVENT_INSERT_COLUMNS})
 SELECT * FROM unnest(
     %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
     %s::boolean[], %s::text[], %s::boolean[], %s::text[], %s::integer[], %s::integer[],
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[]
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],
+    %s::text[], %s::text[]
 ) ORDER BY 1
 ON CONFLICT (key) DO NOTHING
 RETURNING key
@@ -170,7 +171,9 @@ class PostgresStore(sql.SqlStore):
                 conn = self._writer_conn()
                 try:
                     with conn.transaction():
-                        return self._ingest(conn, batch)
+                        outcomes, dropped = self._ingest(conn, batch)
+                    self.quarantine_dropped += dropped
+                    return outcomes
                 except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                     if attempt == _RETRIES - 1:
                         raise StoreUnavailable("PostgreSQL: write conflicts persist") from None
@@ -183,36 +186,45 @@ class PostgresStore(sql.SqlStore):
                     raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
         raise StoreUnavailable("PostgreSQL: write conflicts persist")  # pragma: no cover
 
-    def _ingest(self, conn: psycopg.Connection[Any], batch: Sequence[Item]) -> list[Outcome]:
+    def _ingest(
+        self, conn: psycopg.Connection[Any], batch: Sequence[Item]
+    ) -> tuple[list[Outcome], int]:
+        """The batch's outcomes, and how many quarantined pushes were dropped for room."""
         refused = [item for item in batch if isinstance(item, Refused)]
+        dropped = 0
         if refused:
             with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO quarantine (received_at, source, error, body, truncated) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    [(r.received_at, r.source, r.error, r.body, r.truncated) for r in refused],
-                )
-        first = sql.first_occurrences(batch)
+                cur.executemany(_pg(quarantine.QUARANTINE_INSERT), quarantine.values(refused))
+            dropped = quarantine.trim(
+                lambda q, p: conn.execute(_pg(q), p).fetchall(),
+                lambda q, p: conn.execute(_pg(q), p).rowcount,
+                self.quarantine_limits,
+            )
+        first = writes.first_occurrences(batch)
         inserted: set[str] = set()
         if first:
             # Sorted by key: concurrent writers lock the same keys in the same order.
-            rows = [sql.event_values(_event(batch[first[k]])) for k in sorted(first)]
+            rows = [writes.event_values(_event(batch[first[k]])) for k in sorted(first)]
             columns = [list(c) for c in zip(*rows, strict=True)]
             inserted = {row[0] for row in conn.execute(_EVENT_INSERT, columns).fetchall()}
-        outcomes, stored = sql.batch_outcomes(batch, first, inserted)
-        images = sql.image_rows(stored)
+
+        def digests(keys: list[str]) -> dict[str, str | None]:
+            return dict(conn.execute(_pg(writes.digest_query(len(keys))), keys).fetchall())
+
+        outcomes, stored = writes.batch_outcomes(batch, first, inserted, digests)
+        images = writes.image_rows(stored)
         if images:
             conn.execute(_IMAGE_UPSERT, [list(c) for c in zip(*images, strict=True)])
-        duplicates = sql.pushed_duplicates(batch, outcomes)
         with conn.cursor() as cur:
-            devices = sql.device_rows(stored)
+            devices = writes.device_rows(stored)
             if devices:
-                cur.executemany(_pg(sql.DEVICE_UPSERT), devices)
-                cur.executemany(_pg(sql.DEVICE_DAY_UPSERT), sql.device_day_rows(stored, self.zone))
-            counters = sql.counter_rows(stored, duplicates)
+                cur.executemany(_pg(writes.DEVICE_UPSERT), devices)
+                day_rows = writes.device_day_rows(stored, self.zone)
+                cur.executemany(_pg(writes.DEVICE_DAY_UPSERT), day_rows)
+            counters = writes.counter_rows(stored, outcomes, batch)
             if counters:
-                cur.executemany(_pg(sql.COUNTER_UPDATE), counters)
-        return outcomes
+                cur.executemany(_pg(writes.COUNTER_UPDATE), counters)
+        return outcomes, dropped
 
     def _write(self, query: str, params: Sequence[Any]) -> None:
         self.execute([(query, params)])

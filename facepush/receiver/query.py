@@ -7,7 +7,6 @@ pool of reader threads, so that a slow query never blocks the push path's event 
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from aiohttp import web
 from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
 from facepush.protocol.jsontext import dump_json
 from facepush.protocol.times import now_ms
-from facepush.receiver import params
+from facepush.receiver import params, quarantine
 from facepush.receiver.errors import BadQuery, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.records import row_item
@@ -112,19 +111,7 @@ class Queries:
         rows = await self.run(lambda: self.store.quarantine(before, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
-        items: list[dict[str, Any]] = []
-        for row in rows:
-            items.append(
-                {
-                    "id": row.id,
-                    "received_at": row.received_at,
-                    "source": row.source,
-                    "error": row.error,
-                    "size": len(row.body),
-                    "truncated": row.truncated,
-                    "body_base64": base64.b64encode(row.body).decode(),
-                }
-            )
+        items = [quarantine.item(row) for row in rows]
         following = params.encode_cursor(rows[-1].id) if more and rows else None
         return envelope({"items": items, "next": following})
 

@@ -16,13 +16,35 @@ from facepush.receiver.store import EventRow, Incoming
 
 IMAGE_FIELDS = ("rgb_image", "alarm_photo")
 _decoder = msgspec.json.Decoder(dict[str, Any])
+_canonical = msgspec.json.Encoder(order="sorted")
 # The name under which the models serialise `extra` (the unknown fields).
 _EXTRA = next(f.encode_name for f in msgspec.structs.fields(Recognition) if f.name == "extra")
 
 
 def _text(value: str | None) -> str | None:
-    # PostgreSQL text cannot hold NUL; a serial or user id with one is kept escaped.
+    # PostgreSQL text cannot hold NUL. Identities never carry one (the protocol refuses it);
+    # a display name may, and is kept escaped in its column (the JSON fields hold it exact).
     return value.replace("\x00", "\\u0000") if value is not None and "\x00" in value else value
+
+
+# The receiver's own names in a flat item. A pushed field of the same name never overrides
+# one (a recognition pushing `"type": 1` stays a recognition): it is moved, with its value,
+# into `pushed_extra`.
+RECEIVER_FIELDS = frozenset(
+    {
+        "type",
+        "key",
+        "received_at",
+        "occurred_at",
+        "late",
+        "image_url",
+        "image_flag",
+        "source",
+        "origin",
+        "envelope_extra",
+        "pushed_extra",
+    }
+)
 
 
 def plain_fields(event: Event) -> dict[str, Any]:
@@ -65,7 +87,7 @@ def incoming(
     occurred_at = push.occurred_at
     late = occurred_at is not None and received_at - occurred_at > late_after_ms
     item = Incoming(
-        key=_text(push.key) or "",
+        key=push.key,
         type=int(push.type),
         device=None,
         source=source,
@@ -84,13 +106,13 @@ def incoming(
     if isinstance(data, Alarm):
         # Alarms carry no deviceSN in the protocol; a firmware that adds one is honoured.
         serial = data.extra.get("deviceSN")
-        item.device = _text(serial) if isinstance(serial, str) and serial.strip() else None
-        item.user_id, item.trace_id = _text(data.user_id), _text(data.trace_id)
+        item.device = serial if isinstance(serial, str) and serial.strip() else None
+        item.user_id, item.trace_id = data.user_id, data.trace_id
         item.status, item.code = data.status, data.code
     else:
-        item.device = _text(data.deviceSN) if data.deviceSN and data.deviceSN.strip() else None
+        item.device = data.deviceSN if data.deviceSN and data.deviceSN.strip() else None
         user = data.user
-        item.user_id = _text(user.user_id) if user is not None else None
+        item.user_id = user.user_id if user is not None else None
         item.passed = data.passed
         item.user_kind = person_kind(data.recognitionType, user.type if user else None)
         item.user_name = _text(user.name) if user is not None else None
@@ -104,7 +126,22 @@ def incoming(
         else:
             item.image = raw
             item.image_id = hashlib.sha256(raw).hexdigest()
+    # A conflict is a push repeating a pushed key with other content. A terminal's history
+    # item is another rendering of the pushed record (fewer fields, no image), so a record
+    # read from history has no digest and is never compared.
+    if origin == "push":
+        item.digest = content_digest(fields, push.extra, item.image_id or item.image_flag)
     return item
+
+
+def content_digest(fields: dict[str, Any], extra: dict[str, Any], image: str | None) -> str:
+    """What makes two pushes of one key the same record: the pushed fields and the
+    envelope's extra fields (whatever their order) and the image (its sha256, or what was
+    wrong with it)."""
+    h = hashlib.blake2b(_canonical.encode(fields), digest_size=16)
+    h.update(b"\0" + (_canonical.encode(extra) if extra else b""))
+    h.update(b"\0" + (image or "").encode())
+    return h.hexdigest()
 
 
 def image_url(image_id: str | None) -> str | None:
@@ -125,11 +162,17 @@ def flat_item(
     source: str | None,
     origin: str,
 ) -> dict[str, Any]:
-    """`type`, the pushed fields at the top level, then what the receiver adds."""
+    """`type`, the pushed fields at the top level, then what the receiver adds; a pushed
+    field named like one of the receiver's is under `pushed_extra` instead."""
     item: dict[str, Any] = {"type": type_}
-    item.update(_decoder.decode(fields))
+    pushed = _decoder.decode(fields)
+    clash = RECEIVER_FIELDS.intersection(pushed)
+    moved = {name: pushed.pop(name) for name in sorted(clash)}
+    item.update(pushed)
     if envelope_extra:
         item["envelope_extra"] = _decoder.decode(envelope_extra)
+    if moved:
+        item["pushed_extra"] = moved
     item["key"] = key
     item["received_at"] = received_at
     item["occurred_at"] = occurred_at

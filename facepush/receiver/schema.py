@@ -132,14 +132,28 @@ _V4: list[Statement] = [
     "CREATE INDEX history_pushed_device ON history_pushed (device)",
 ]
 
-# v5: forwarding (facepush.receiver.forward). Each sink's durable position, kept under its
+# v5: bounded quarantine and conflicting duplicates (issue 10). A refused push keeps only a
+# prefix of its body in `body`, with the `size` and `sha256` of the whole body, `reason`,
+# and `kept` (bytes the row holds, for the byte cap). Events keep a `digest` of their
+# content, so that a repeat of a key with other content is a conflict, not a duplicate.
+# Rows from before keep NULL `reason`/`sha256` where they cannot be derived.
+_V5: list[Statement] = [
+    "ALTER TABLE quarantine ADD COLUMN reason TEXT",
+    "ALTER TABLE quarantine ADD COLUMN size {big}",
+    "ALTER TABLE quarantine ADD COLUMN sha256 TEXT",
+    "ALTER TABLE quarantine ADD COLUMN kept {big}",
+    "ALTER TABLE events ADD COLUMN digest TEXT",
+    "INSERT INTO counters (name, value) VALUES ('conflicts', 0), ('quarantine_dropped', 0)",
+]
+
+# v6: forwarding (facepush.receiver.forward). Each sink's durable position, kept under its
 # name: the cursor (xid, id) of the last record of the contiguous acknowledged prefix, and
 # its counters. Records a sink refused for good are set aside per sink, replayable.
 # PostgreSQL only: each event row carries the id of the transaction that inserted it
 # (`xid`, from pg_current_xact_id()); forwarding reads rows in (xid, id) order and only
 # below the snapshot's xmin, where no transaction can still commit (see
 # facepush/receiver/forward/positions.py). Rows stored before keep xid 0: all finished.
-_V5: list[Statement] = [
+_V6: list[Statement] = [
     """CREATE TABLE forward_positions (
         sink TEXT PRIMARY KEY,
         xid {big} NOT NULL,
@@ -170,7 +184,7 @@ _V5: list[Statement] = [
     ("postgresql", "CREATE INDEX events_xid ON events (xid, id)"),
 ]
 
-MIGRATIONS: list[list[Statement]] = [_V1, _V2, _V3, _V4, _V5]
+MIGRATIONS: list[list[Statement]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 LATEST = len(MIGRATIONS)
 
 MIGRATIONS_TABLE = (
@@ -206,6 +220,23 @@ _V3_BACKFILL: dict[Dialect, str] = {
     ),
 }
 
+# The prefix kept of a quarantined body (QuarantineLimits.prefix, the default).
+PREFIX_BYTES = 4096
+# v5's backfill of the quarantine: size and sha256 of the stored body, then only its prefix.
+# (SQLite has no sha256(); its store registers `sha256_hex` before migrating.)
+_V5_QUARANTINE: dict[Dialect, str] = {
+    "sqlite": (
+        "UPDATE quarantine SET size = length(body), sha256 = sha256_hex(body), "
+        f"body = substr(body, 1, {PREFIX_BYTES}), "
+        f"kept = min(length(body), {PREFIX_BYTES}) + length(CAST(error AS BLOB))"
+    ),
+    "postgresql": (
+        "UPDATE quarantine SET size = length(body), sha256 = encode(sha256(body), 'hex'), "
+        f"body = substring(body FROM 1 FOR {PREFIX_BYTES}), "
+        f"kept = LEAST(length(body), {PREFIX_BYTES}) + octet_length(error)"
+    ),
+}
+
 
 def backfill(
     version: int, dialect: Dialect, zone: tzinfo | None = None
@@ -215,6 +246,8 @@ def backfill(
     right after its DDL, in the same transaction."""
     if version == 3:
         return [(_V3_BACKFILL[dialect], [])]
+    if version == 5:
+        return [(_V5_QUARANTINE[dialect], [])]
     if version != 2:
         return []
     day = days.today(zone)

@@ -265,6 +265,16 @@ class Tuning:
     stream_buffer_bytes: int = STREAM_BUFFER_BYTES
     # Forwarding's intervals (save, poll, lease, backoff).
     forward: ForwardTuning = field(default_factory=ForwardTuning)
+    # The quarantine's bounds (see receiver/quarantine.py): rows, and bytes of prefixes and
+    # errors; the oldest are dropped first.
+    quarantine_rows: int = 10_000
+    quarantine_bytes: int = 32 * 1024 * 1024
+    # Bytes of bodies larger than 256 KiB held at once (at least --max-body), the rate at
+    # which such bodies are taken in (bytes/s), and how long a push waits for room before
+    # it gets 503 (see receiver/budget.py).
+    body_budget: int = 64 * 1024 * 1024
+    large_body_rate: float = 32 * 1024 * 1024
+    budget_wait_s: float = 10.0
     # A reconciliation reads a terminal's history from its mark less this (seconds):
     # records of the mark's second made after the last run, and a clock set back a little.
     reconcile_overlap_s: float = 300.0

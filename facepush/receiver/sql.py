@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import tzinfo
 from typing import Any, ClassVar
 
 import msgspec
@@ -19,12 +18,8 @@ from facepush.receiver.schema import Dialect
 from facepush.receiver.store import (
     EventFilter,
     EventRow,
-    Incoming,
-    Item,
-    Outcome,
     Page,
     QuarantineRow,
-    Refused,
     Store,
 )
 
@@ -36,28 +31,31 @@ EVENT_COLUMNS = (
     "image_id, image_flag, origin"
 )
 
-# The lifecycle of each alarm, in its order; `{columns}` of `lifecycle`.
+# The lifecycle of each alarm, in its order; `{columns}` of `lifecycle`. One lifecycle per
+# trace_id *and sender* (address and deviceSN): a report with the same trace_id from
+# elsewhere is another alarm, so that it cannot clear this one.
 _ALARMS = """
 SELECT {columns}
 FROM (
-    SELECT trace_id,
+    SELECT trace_id, source, device,
         MIN(CASE WHEN status = 1 THEN occurred_at END) AS raised_at,
         MAX(CASE WHEN status = 2 THEN occurred_at END) AS clear_failed_at,
         MAX(CASE WHEN status = 3 THEN occurred_at END) AS cleared_at,
         MAX(code) AS code,
         COUNT(*) AS reports,
-        MAX(occurred_at) AS last_at,
-        MAX(source) AS source
+        MAX(occurred_at) AS last_at
     FROM events WHERE type = 1 AND trace_id IS NOT NULL
-    GROUP BY trace_id
+    GROUP BY trace_id, source, device
 ) AS lifecycle
 ORDER BY
     CASE WHEN cleared_at IS NOT NULL AND cleared_at >= COALESCE(clear_failed_at, -1)
          THEN 1 ELSE 0 END,
-    last_at DESC, trace_id
+    last_at DESC, trace_id, source, device
 LIMIT ? OFFSET ?
 """
-_LIFECYCLE = "trace_id, raised_at, clear_failed_at, cleared_at, code, reports, last_at, source"
+_LIFECYCLE = (
+    "trace_id, source, device, raised_at, clear_failed_at, cleared_at, code, reports, last_at"
+)
 
 # What an item adds to a page besides its stored text: the receiver's own fields and JSON.
 ITEM_OVERHEAD = 256
@@ -81,13 +79,12 @@ def fit(sizes: Iterable[int], limit: int, max_bytes: int) -> tuple[int, bool]:
 
 
 _NO_REPORT: dict[str, Any] = {
-    "device": None,
     "description": None,
     "user_id": None,
     "image_url": None,
 }
 _json = msgspec.json.Decoder(dict[str, Any])
-_REPORT_COLUMNS = ("device", "user_id", "fields")
+_REPORT_COLUMNS = ("user_id", "fields")
 
 _DEVICE_FIELDS = (
     "serial",
@@ -282,7 +279,7 @@ class SqlStore(Store):
     def alarm_page(self, offset: int, limit: int, max_bytes: int) -> Page[dict[str, Any]]:
         # The sizes of the lifecycles first (no text is read into this process), then the
         # lifecycles that fit; what their raising reports add may end the page sooner.
-        size = self._bytes("trace_id", "source")
+        size = self._bytes("trace_id", "source", "device")
         sizes = self._fetch(_ALARMS.format(columns=size), [limit + 1, offset])
         taken, more = fit((int(r[0]) for r in sizes), limit, max_bytes)
         if not taken:
@@ -297,7 +294,7 @@ class SqlStore(Store):
     ) -> tuple[list[dict[str, Any]], list[int]]:
         """The items of `lifecycle` rows, and the bytes of text each has."""
         out = []
-        for trace, raised, failed, cleared, code, reports, last_at, source in lifecycle:
+        for trace, source, device, raised, failed, cleared, code, reports, last_at in lifecycle:
             out.append(
                 {
                     "trace_id": trace,
@@ -309,20 +306,25 @@ class SqlStore(Store):
                     "reports": int(reports),
                     "last_at": last_at,
                     "source": source,
+                    "device": device,
                 }
             )
-        raising = self._raising_reports([a["trace_id"] for a in out])
+        raising = self._raising_reports(sorted({a["trace_id"] for a in out}))
         sizes = []
         for item in out:
-            report, report_size = raising.get(item["trace_id"], (_NO_REPORT, 0))
+            scope = (item["trace_id"], item["source"], item["device"])
+            report, report_size = raising.get(scope, (_NO_REPORT, 0))
             item.update(report)
-            text = len(item["trace_id"].encode()) + len((item["source"] or "").encode())
+            text = sum(len((item[k] or "").encode()) for k in ("trace_id", "source", "device"))
             sizes.append(ITEM_OVERHEAD + text + report_size)
         return out, sizes
 
-    def _raising_reports(self, traces: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
-        """What each alarm's raising report (status 1; the earliest if several) said: its
-        terminal, description, user and photo; and the bytes of that text."""
+    def _raising_reports(
+        self, traces: list[str]
+    ) -> dict[tuple[Any, ...], tuple[dict[str, Any], int]]:
+        """What each alarm's raising report (status 1; the earliest if several) said, by
+        (trace_id, source, device): its description, user and photo; and the bytes of that
+        text."""
         if not traces:
             return {}
         marks = ", ".join("?" * len(traces))
@@ -330,33 +332,44 @@ class SqlStore(Store):
         small = f"{size} <= {RAISING_REPORT_BYTES}"
         shown = ", ".join(f"CASE WHEN {small} THEN {c} END" for c in _REPORT_COLUMNS)
         rows = self._fetch(
-            f"SELECT trace_id, {shown}, image_id, CASE WHEN {small} THEN {size} ELSE 0 END "
+            f"SELECT trace_id, source, device, {shown}, image_id, "
+            f"CASE WHEN {small} THEN {size} ELSE 0 END "
             f"FROM events WHERE type = 1 AND status = 1 AND trace_id IN ({marks}) "
             "ORDER BY occurred_at DESC, id DESC",
             traces,
         )
-        out: dict[str, tuple[dict[str, Any], int]] = {}
-        for trace, device, user_id, fields, image_id, size_of in rows:  # the earliest last
+        out: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
+        for trace, source, device, user_id, fields, image_id, size_of in rows:  # earliest last
             description = _json.decode(fields).get("description") if fields else None
             report = {
-                "device": device,
                 "description": description if isinstance(description, str) else None,
                 "user_id": user_id,
                 "image_url": image_url(image_id),
             }
-            out[trace] = (report, int(size_of))
+            out[(trace, source, device)] = (report, int(size_of))
         return out
 
     def quarantine(self, before_id: int | None, limit: int) -> list[QuarantineRow]:
         where = " WHERE id < ?" if before_id is not None else ""
         params: list[Any] = [before_id] if before_id is not None else []
         rows = self._fetch(
-            "SELECT id, received_at, source, error, body, truncated FROM quarantine"
-            f"{where} ORDER BY id DESC LIMIT ?",
+            "SELECT id, received_at, source, reason, error, body, size, sha256, truncated "
+            f"FROM quarantine{where} ORDER BY id DESC LIMIT ?",
             [*params, limit],
         )
         return [
-            QuarantineRow(int(r[0]), int(r[1]), r[2], r[3], bytes(r[4]), bool(r[5])) for r in rows
+            QuarantineRow(
+                id=int(r[0]),
+                received_at=int(r[1]),
+                source=r[2],
+                reason=r[3],
+                error=r[4],
+                prefix=bytes(r[5]),
+                size=int(r[6]) if r[6] is not None else len(r[5]),
+                sha256=r[7],
+                truncated=bool(r[8]),
+            )
+            for r in rows
         ]
 
     def attendance(self, query: AttendanceQuery) -> list[AttendanceDay]:
@@ -393,148 +406,3 @@ INSERT INTO device_directions (serial, direction, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (serial) DO UPDATE SET direction = excluded.direction,
     updated_at = excluded.updated_at
 """
-
-DEVICE_UPSERT = """
-INSERT INTO devices (serial, first_seen, last_seen, recognitions, alarms, late, last_late_at,
-    last_source)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (serial) DO UPDATE SET
-    first_seen = CASE WHEN excluded.first_seen < devices.first_seen
-        THEN excluded.first_seen ELSE devices.first_seen END,
-    last_seen = CASE WHEN excluded.last_seen > devices.last_seen
-        THEN excluded.last_seen ELSE devices.last_seen END,
-    recognitions = devices.recognitions + excluded.recognitions,
-    alarms = devices.alarms + excluded.alarms,
-    late = devices.late + excluded.late,
-    last_late_at = CASE WHEN excluded.last_late_at IS NULL THEN devices.last_late_at
-        WHEN devices.last_late_at IS NULL OR excluded.last_late_at > devices.last_late_at
-        THEN excluded.last_late_at ELSE devices.last_late_at END,
-    last_source = COALESCE(excluded.last_source, devices.last_source)
-"""
-
-EVENT_INSERT_COLUMNS = (
-    "key, type, device, source, occurred_at, received_at, late, user_id, pass, trace_id, "
-    "status, code, fields, envelope_extra, image_id, image_flag, user_kind, user_name, origin"
-)
-EVENT_INSERT_WIDTH = 19
-
-DEVICE_DAY_UPSERT = """
-INSERT INTO device_days (serial, day, records) VALUES (?, ?, ?)
-ON CONFLICT (serial, day) DO UPDATE SET records = device_days.records + excluded.records
-"""
-
-COUNTER_UPDATE = "UPDATE counters SET value = value + ? WHERE name = ?"
-
-
-def first_occurrences(batch: Sequence[Item]) -> dict[str, int]:
-    """Each key of the batch's events and the index of its first occurrence: a later
-    occurrence of the same key is a duplicate of the first."""
-    first: dict[str, int] = {}
-    for index, item in enumerate(batch):
-        if isinstance(item, Incoming) and item.key not in first:
-            first[item.key] = index
-    return first
-
-
-def batch_outcomes(
-    batch: Sequence[Item], first: dict[str, int], inserted: set[str]
-) -> tuple[list[Outcome], list[Incoming]]:
-    """The outcome of each item, and the events stored, in batch order."""
-    outcomes: list[Outcome] = []
-    stored: list[Incoming] = []
-    for index, item in enumerate(batch):
-        if isinstance(item, Refused):
-            outcomes.append(Outcome.QUARANTINED)
-        elif item.key in inserted and first[item.key] == index:
-            stored.append(item)
-            outcomes.append(Outcome.STORED)
-        else:
-            outcomes.append(Outcome.DUPLICATE)
-    return outcomes, stored
-
-
-def image_rows(stored: Sequence[Incoming]) -> list[tuple[Any, ...]]:
-    """(id, bytes, size, created_at, last_used_at) per distinct image, sorted by id."""
-    images: dict[str, Incoming] = {}
-    for item in stored:
-        if item.image_id is not None and item.image is not None:
-            images.setdefault(item.image_id, item)
-    rows = []
-    for image_id in sorted(images):
-        item = images[image_id]
-        raw = item.image or b""
-        rows.append((image_id, raw, len(raw), item.received_at, item.received_at))
-    return rows
-
-
-def device_rows(stored: Sequence[Incoming]) -> list[tuple[Any, ...]]:
-    """One devices upsert row per terminal serial of a batch, sorted by serial (so that
-    concurrent writers lock the rows in the same order and cannot deadlock)."""
-    acc: dict[str, list[Any]] = {}
-    for item in stored:
-        if item.device is None:
-            continue
-        row = acc.get(item.device)
-        if row is None:
-            row = acc[item.device] = [item.device, item.received_at, item.received_at, 0, 0, 0]
-            row += [None, item.source]
-        row[1] = min(row[1], item.received_at)
-        row[2] = max(row[2], item.received_at)
-        row[3 if item.type == 0 else 4] += 1
-        if item.late:
-            row[5] += 1
-            row[6] = item.received_at if row[6] is None else max(row[6], item.received_at)
-        row[7] = item.source or row[7]
-    return [tuple(acc[serial]) for serial in sorted(acc)]
-
-
-def device_day_rows(stored: Sequence[Incoming], zone: tzinfo | None) -> list[tuple[str, str, int]]:
-    """(serial, day of receipt in `zone`, records) per terminal and day of a batch, sorted
-    (the same lock order in every writer)."""
-    day_of = days.DayCache(zone)
-    counts: dict[tuple[str, str], int] = {}
-    for item in stored:
-        if item.device is not None:
-            key = (item.device, day_of(item.received_at))
-            counts[key] = counts.get(key, 0) + 1
-    return [(serial, day, n) for (serial, day), n in sorted(counts.items())]
-
-
-def pushed_duplicates(batch: Sequence[Item], outcomes: Sequence[Outcome]) -> int:
-    """The pushes of the batch that were already stored (the `duplicates` counter of
-    /api/stats: a history record read again by reconciliation is not a push)."""
-    return sum(
-        1
-        for item, outcome in zip(batch, outcomes, strict=True)
-        if outcome is Outcome.DUPLICATE and isinstance(item, Incoming) and item.origin == "push"
-    )
-
-
-def counter_rows(stored: Sequence[Incoming], duplicates: int) -> list[tuple[int, str]]:
-    alarms = sum(1 for item in stored if item.type == 1)
-    pairs = [(len(stored) - alarms, "recognitions"), (alarms, "alarms"), (duplicates, "duplicates")]
-    return [(n, name) for n, name in pairs if n]
-
-
-def event_values(item: Incoming) -> tuple[Any, ...]:
-    return (
-        item.key,
-        item.type,
-        item.device,
-        item.source,
-        item.occurred_at,
-        item.received_at,
-        item.late,
-        item.user_id,
-        item.passed,
-        item.trace_id,
-        item.status,
-        item.code,
-        item.fields.decode(),
-        item.envelope_extra.decode() if item.envelope_extra is not None else None,
-        item.image_id,
-        item.image_flag,
-        item.user_kind,
-        item.user_name,
-        item.origin,
-    )

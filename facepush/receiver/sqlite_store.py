@@ -13,6 +13,7 @@ waiting on it with it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,15 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from facepush.protocol.times import now_ms
-from facepush.receiver import schema, sql
+from facepush.receiver import quarantine, schema, sql, writes
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 PREFIX = "sqlite:///"
 _CHECKPOINT_EVERY_S = 0.5
 _ROWS_PER_INSERT = 500  # 19 parameters a row, well below SQLite's 32766 per statement
-_INSERT_HEAD = f"INSERT INTO events ({sql.EVENT_INSERT_COLUMNS}) VALUES "
-_ROW = "(" + ", ".join("?" * sql.EVENT_INSERT_WIDTH) + ")"
+_INSERT_HEAD = f"INSERT INTO events ({writes.EVENT_INSERT_COLUMNS}) VALUES "
+_ROW = "(" + ", ".join("?" * writes.EVENT_INSERT_WIDTH) + ")"
 _INSERT_TAIL = " ON CONFLICT (key) DO NOTHING RETURNING key"
 _IMAGE_UPSERT = (
     "INSERT INTO images (id, bytes, size, created_at, last_used_at) VALUES (?, ?, ?, ?, ?) "
@@ -48,6 +49,10 @@ def path_of(url: str) -> Path:
     if rest == ":memory:":
         raise ReceiverConfigError("sqlite:///:memory: would lose every record; name a file")
     return Path(rest)
+
+
+def _sha256_hex(value: bytes | None) -> str | None:
+    return None if value is None else hashlib.sha256(value).hexdigest()
 
 
 def _event(item: Item) -> Incoming:
@@ -164,6 +169,8 @@ class SQLiteStore(sql.SqlStore):
 
     def migrate(self) -> int:
         with self._transaction() as conn:
+            # For the v5 backfill: SQLite has no sha256() of its own.
+            conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
             conn.execute(schema.migrations_table("sqlite"))
             row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
             current = int(row[0] or 0)
@@ -184,30 +191,36 @@ class SQLiteStore(sql.SqlStore):
         return schema.LATEST
 
     def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
-        first = sql.first_occurrences(batch)
+        first = writes.first_occurrences(batch)
         events = [batch[i] for i in first.values()]
         refused = [item for item in batch if isinstance(item, Refused)]
         inserted: set[str] = set()
+        dropped = 0
         with self._transaction() as conn:
             if refused:
-                conn.executemany(
-                    "INSERT INTO quarantine (received_at, source, error, body, truncated) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [(r.received_at, r.source, r.error, r.body, r.truncated) for r in refused],
+                conn.executemany(quarantine.QUARANTINE_INSERT, quarantine.values(refused))
+                dropped = quarantine.trim(
+                    lambda q, p: conn.execute(q, p).fetchall(),
+                    lambda q, p: conn.execute(q, p).rowcount,
+                    self.quarantine_limits,
                 )
             # One multi-row statement per chunk: far fewer calls into SQLite than a row at a
             # time, and RETURNING names exactly the rows that were new.
             for start in range(0, len(events), _ROWS_PER_INSERT):
                 chunk = events[start : start + _ROWS_PER_INSERT]
-                values = [v for item in chunk for v in sql.event_values(_event(item))]
+                values = [v for item in chunk for v in writes.event_values(_event(item))]
                 query = _INSERT_HEAD + ", ".join([_ROW] * len(chunk)) + _INSERT_TAIL
                 inserted.update(row[0] for row in conn.execute(query, values))
-            outcomes, stored = sql.batch_outcomes(batch, first, inserted)
-            conn.executemany(_IMAGE_UPSERT, sql.image_rows(stored))
-            conn.executemany(sql.DEVICE_UPSERT, sql.device_rows(stored))
-            conn.executemany(sql.DEVICE_DAY_UPSERT, sql.device_day_rows(stored, self.zone))
-            duplicates = sql.pushed_duplicates(batch, outcomes)
-            conn.executemany(sql.COUNTER_UPDATE, sql.counter_rows(stored, duplicates))
+
+            def digests(keys: list[str]) -> dict[str, str | None]:
+                return dict(conn.execute(writes.digest_query(len(keys)), keys).fetchall())
+
+            outcomes, stored = writes.batch_outcomes(batch, first, inserted, digests)
+            conn.executemany(_IMAGE_UPSERT, writes.image_rows(stored))
+            conn.executemany(writes.DEVICE_UPSERT, writes.device_rows(stored))
+            conn.executemany(writes.DEVICE_DAY_UPSERT, writes.device_day_rows(stored, self.zone))
+            conn.executemany(writes.COUNTER_UPDATE, writes.counter_rows(stored, outcomes, batch))
+        self.quarantine_dropped += dropped
         return outcomes
 
     def _write(self, query: str, params: Sequence[Any]) -> None:

@@ -24,7 +24,10 @@ T = TypeVar("T")
 class Outcome(enum.Enum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # the key was already stored: acknowledged, not stored again
-    QUARANTINED = "quarantined"  # a refused push, kept with its raw body
+    # The key was already stored with other content: acknowledged (the terminal must not
+    # retry forever), not stored again, and to be kept in the quarantine by the caller.
+    CONFLICT = "conflict"
+    QUARANTINED = "quarantined"  # a refused push, kept with a prefix of its body
 
 
 @dataclass(slots=True)
@@ -52,6 +55,9 @@ class Incoming:
     # Who a recognition matched (recognitionType, or user.type) and the name: attendance.
     user_kind: int | None = None
     user_name: str | None = None
+    # A digest of what was pushed (fields, envelope extras, image): a repeat of the key with
+    # another digest is a CONFLICT, not a plain duplicate.
+    digest: str | None = None
     # How it came: "push" (the push endpoint) or "history" (a terminal's history, read by
     # the reconciliation of managed terminals).
     origin: str = "push"
@@ -59,13 +65,22 @@ class Incoming:
 
 @dataclass(slots=True)
 class Refused:
-    """A push the receiver refused, kept in the quarantine table with its raw body."""
+    """A push the receiver refused (or a conflicting duplicate), kept in the quarantine
+    table: why, and the first bytes of its body with the size and sha256 of all of it."""
 
     received_at: int
     source: str | None
+    reason: str  # bad_request, too_large, rejected, conflict
     error: str
-    body: bytes
-    truncated: bool = False
+    prefix: bytes  # at most QUARANTINE_PREFIX bytes
+    size: int  # bytes of the body (as declared, when it was not read to its end)
+    sha256: str | None  # of the whole body; None when it was not read to its end
+    truncated: bool = False  # the body was larger than --max-body and not read to its end
+
+    @property
+    def kept(self) -> int:
+        """Bytes this row holds, for the quarantine's byte cap."""
+        return len(self.prefix) + len(self.error.encode())
 
 
 Item = Incoming | Refused
@@ -108,8 +123,11 @@ class QuarantineRow:
     id: int
     received_at: int
     source: str | None
+    reason: str | None  # None for rows kept before schema version 5
     error: str
-    body: bytes
+    prefix: bytes
+    size: int
+    sha256: str | None  # None for rows kept before schema version 5
     truncated: bool
 
 
@@ -121,6 +139,17 @@ class Page(Generic[T]):
     more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class QuarantineLimits:
+    """How much of refused pushes the quarantine keeps: a prefix of each body, and at most
+    `max_rows` rows and `max_bytes` of prefixes and errors (the oldest are dropped and
+    counted as `quarantine_dropped`)."""
+
+    prefix: int = 4096
+    max_rows: int = 10_000
+    max_bytes: int = 32 * 1024 * 1024
+
+
 class Store(abc.ABC):
     """Durable storage of events, images and quarantined pushes."""
 
@@ -128,6 +157,11 @@ class Store(abc.ABC):
     # The time zone of the local days the store counts records by (`devices()["today"]`);
     # None: the machine's. Given when the store is opened (open_store's `zone`).
     zone: tzinfo | None = None
+    # Set by whoever runs the store (create_app from the receiver's settings).
+    quarantine_limits: QuarantineLimits = QuarantineLimits()
+    # Rows this store object dropped from the full quarantine (committed), for /metrics;
+    # the database's total is `quarantine_dropped` in stats().
+    quarantine_dropped: int = 0
 
     @abc.abstractmethod
     def migrate(self) -> int:
@@ -140,8 +174,10 @@ class Store(abc.ABC):
     def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
         """Store a batch in ONE transaction, durably; one outcome per item, in order.
 
-        A key already stored (or earlier in the same batch) is a DUPLICATE. Raises
-        StoreUnavailable, and then nothing of the batch is stored.
+        A key already stored (or earlier in the same batch) is a DUPLICATE, or a CONFLICT
+        when its digest differs from the stored one. Refused items go to the quarantine,
+        which is then trimmed to `quarantine_limits`. Raises StoreUnavailable, and then
+        nothing of the batch is stored.
         """
 
     @abc.abstractmethod
@@ -163,7 +199,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def stats(self) -> dict[str, int]:
-        """recognitions, alarms, duplicates, devices, images, quarantined."""
+        """recognitions, alarms, duplicates, conflicts, devices, images, quarantined,
+        quarantine_dropped."""
 
     @abc.abstractmethod
     def devices(self, day: str | None = None) -> list[dict[str, Any]]:
@@ -185,8 +222,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def alarms(self, limit: int) -> list[dict[str, Any]]:
-        """Each alarm's lifecycle by trace_id (raised_at, clear_failed_at, cleared_at: the
-        event times of its reports, reports, code, last_at, source), open alarms first, with
+        """Each alarm's lifecycle by trace_id within where it came from (its reports' sender
+        address and deviceSN, so that another sender cannot clear it): raised_at,
+        clear_failed_at, cleared_at (the event times of its reports), reports, code,
+        last_at, source; open alarms first, with
         what its raising report (status 1) said: device, description, user_id, image_url
         (all None when no raising report is stored)."""
 

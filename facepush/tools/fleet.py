@@ -187,12 +187,7 @@ class Fleet:
             await asyncio.sleep(0.25 if progress is None else 1.0)
             if progress is not None:
                 progress(self)
-            idle = all(
-                not t.outbox.counts().queued
-                and not t.deliverer.in_flight
-                and not t.deliverer.unsettled()
-                for t in self.terminals
-            )
+            idle = all(t.deliverer.backlog.idle for t in self.terminals)
             if idle and live.done():
                 return True
         return False

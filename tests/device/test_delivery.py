@@ -134,7 +134,7 @@ async def test_a_specifically_refused_record_is_set_aside_and_replayable(
     await eventually(lambda: service.status()["set_aside"] == 1, what="set aside")
     status = service.status()
     assert status["queued"] == 0 and status["delivered"] == 9
-    (item,) = await service.set_aside()
+    (item,) = await service.list_set_aside()
     assert item["key"] == rkey(3) and item["attempts"] == 5
     assert "422" in item["reason"] and item["record"] == recognition(3)
     assert [p.key for p in standin.pushes].count(rkey(3)) == 5

@@ -104,8 +104,8 @@ def test_set_aside_keeps_counts_and_replays(make: Factory) -> None:
     seqs = box.add([rec(1), rec(2)], 0).seqs
     assert box.note_refusal(seqs[0], "HTTP 422") == 1
     assert box.note_refusal(seqs[0], "HTTP 422 again") == 2
-    assert box.set_aside(seqs[0], "HTTP 422 again")
-    assert not box.set_aside(seqs[0], "twice")
+    assert box.set_aside_record(seqs[0], "HTTP 422 again")
+    assert not box.set_aside_record(seqs[0], "twice")
     counts = box.counts()
     assert (counts.queued, counts.set_aside, counts.cached) == (1, 1, 2)
     assert [r.key for r in box.peek(RECOGNITION, 0, 10)] == ["r:2"]
@@ -121,7 +121,7 @@ def test_replay_all_or_some(make: Factory) -> None:
     box = make()
     seqs = box.add([rec(1), rec(2), rec(3)], 0).seqs
     for seq in seqs:
-        box.set_aside(seq, "refused")
+        box.set_aside_record(seq, "refused")
     assert box.replay([seqs[1], 999]) == 1
     assert [r.key for r in box.peek(RECOGNITION, 0, 10)] == ["r:2"]
     assert box.replay(None) == 2
@@ -155,7 +155,7 @@ def test_sqlite_keeps_everything_across_reopen(tmp_path: Path) -> None:
     box = SQLiteOutbox(path, limit=3)
     seqs = box.add([rec(1), rec(2, ALARM), rec(3)], 0).seqs
     box.ack([seqs[0]])
-    box.set_aside(seqs[2], "refused")
+    box.set_aside_record(seqs[2], "refused")
     box.add([rec(4), rec(5)], 0)  # evicts r:3 (set aside) to make room
     box.close()
     again = SQLiteOutbox(path, limit=3)

@@ -100,7 +100,7 @@ async def test_a_cached_record_that_cannot_be_signed_is_set_aside_not_stuck(
         await service.record(recognition(n))
         await standin.wait_acked({rkey(n)})  # the others keep getting through meanwhile
     await eventually(lambda: service.status()["set_aside"] == 1, what="bad record set aside")
-    aside = await service.set_aside()
+    aside = await service.list_set_aside()
     assert aside[0]["key"] == "r:bad\r\nX-Injected: 1"
     assert "cannot be the webhook-id header" in aside[0]["reason"]
     assert "U+000D (CR)" in aside[0]["reason"]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from facepush.errors import DecodeError
 from facepush.protocol import decode_push, decode_pushes, dump_json, push_to_plain
+from facepush.protocol.limits import MAX_MS
 
 CASES = 400  # per property; the count is reported in docs/reliability.md
 FUZZ = settings(max_examples=CASES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -24,7 +25,14 @@ json_values = st.recursive(
     max_leaves=20,
 )
 texts = st.text(max_size=12)
+# Valid pushes keep within the protocol's bounds (facepush/protocol/limits.py): identities
+# without NUL, the vendor's `int` in 32 bits, times from 1970 to 9999.
+idents = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\0"), max_size=12)
 ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+int32s = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+times_ms = st.integers(min_value=0, max_value=MAX_MS)
+# `timestamp` in seconds below 10**12, in ms above it (ruling 5).
+timestamps = st.integers(min_value=0, max_value=MAX_MS // 1000) | st.integers(10**12, MAX_MS)
 optional = lambda s: st.none() | s  # noqa: E731
 
 groups = st.lists(st.fixed_dictionaries({"id": texts, "name": texts}), max_size=3)
@@ -32,13 +40,13 @@ users = st.fixed_dictionaries(
     {},
     optional={
         "name": optional(texts),
-        "user_id": optional(texts | ints),
-        "type": optional(ints),
+        "user_id": optional(idents | ints),
+        "type": optional(int32s),
         "ic_number": optional(texts),
         "job_number": optional(texts),
         "id_number": optional(texts),
-        "guest_time_start": optional(ints),
-        "guest_time_end": optional(ints),
+        "guest_time_start": optional(times_ms),
+        "guest_time_end": optional(times_ms),
         "remark": optional(texts),
         "pin": optional(texts),
         "groups": groups,
@@ -46,26 +54,30 @@ users = st.fixed_dictionaries(
     },
 )
 recognitions = st.fixed_dictionaries(
-    {"uuid": texts.filter(lambda s: s.strip() != "")},
+    {"uuid": idents.filter(lambda s: s.strip() != "")},
     optional={
-        "deviceSN": texts,
-        "recognitionType": ints,
+        "deviceSN": idents,
+        "recognitionType": int32s,
         "recognizeScore": st.floats(allow_nan=False),
-        "mask": ints,
-        "mode": ints,
+        "mask": int32s,
+        "mode": int32s,
         "rgb_image": texts,
         "pass": st.booleans(),
-        "timestamp": ints,
+        "timestamp": timestamps,
         "bodyTemperature": st.floats(allow_nan=False, allow_infinity=False),
-        "entry_mode": ints,
-        "abnormal_type": ints,
+        "entry_mode": int32s,
+        "abnormal_type": int32s,
         "user": users,
         "door": json_values,
     },
 )
 alarms = st.fixed_dictionaries(
-    {"trace_id": texts.filter(lambda s: s.strip() != ""), "event_time": ints, "status": ints},
-    optional={"code": ints, "description": texts, "user_id": ints, "alarm_photo": texts},
+    {
+        "trace_id": idents.filter(lambda s: s.strip() != ""),
+        "event_time": timestamps,
+        "status": int32s,
+    },
+    optional={"code": int32s, "description": texts, "user_id": ints, "alarm_photo": texts},
 )
 pushes = st.one_of(
     st.fixed_dictionaries({"type": st.just(0), "data": recognitions}),

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import time
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -72,15 +73,24 @@ async def test_every_bad_input_class_is_named_and_quarantined(
         assert status == 400 and reply["msg"].startswith(text), (name, reply)
     kept = store.quarantine(None, 100)
     assert len(kept) == len(cases) + len(extra)
-    assert sorted(r.body for r in kept) == sorted(
+    # Each body is below the 4 KiB prefix: kept whole, with its size and sha256.
+    assert sorted(r.prefix for r in kept) == sorted(
         [*cases.values(), *(r for r, _ in extra.values())]
     )
+    assert all(r.size == len(r.prefix) and r.sha256 == sha256(r.prefix).hexdigest() for r in kept)
+    assert {r.reason for r in kept} == {"bad_request"}
     assert {r.error for r in kept} >= set(expected.values())
     stats = (await rx.get("/api/stats"))["data"]
     assert stats["quarantined"] == len(kept) and stats["recognitions"] == 0
     listed = (await rx.get("/api/quarantine", limit=3))["data"]
     assert len(listed["items"]) == 3 and listed["next"]
-    assert base64.b64decode(listed["items"][0]["body_base64"]) == kept[0].body
+    first = listed["items"][0]
+    assert base64.b64decode(first["prefix_base64"]) == kept[0].prefix
+    assert (first["size"], first["sha256"], first["reason"]) == (
+        kept[0].size,
+        kept[0].sha256,
+        "bad_request",
+    )
 
 
 async def test_oversize_body_is_refused_413_and_kept_truncated(serve: Serve, store: Store) -> None:
@@ -97,8 +107,11 @@ async def test_oversize_body_is_refused_413_and_kept_truncated(serve: Serve, sto
 
     async with rx.session.post(rx.url + "/Record", data=chunks()) as resp:
         assert resp.status == 413
-    kept = store.quarantine(None, 10)
-    assert len(kept) == 2 and all(r.truncated and r.body == big[:4096] for r in kept)
+    chunked, declared = store.quarantine(None, 10)  # newest first
+    for row in (chunked, declared):
+        assert row.truncated and row.prefix == big[:4096] and row.sha256 is None
+    assert declared.size == len(big)  # its Content-Length: the rest was never read
+    assert 4096 < chunked.size <= len(big)  # read until it was past the limit
     status, reply = await rx.push(recognition())  # a normal push still works
     assert status == 200
 

@@ -133,9 +133,11 @@ async def test_stats_devices_and_alarms(serve: Serve) -> None:
         "recognitions": 2,
         "alarms": 4,
         "duplicates": 1,
+        "conflicts": 0,
         "devices": 2,
         "images": 1,
         "quarantined": 0,
+        "quarantine_dropped": 0,
     }
     devices = {d["serial"]: d for d in (await rx.get("/api/devices"))["data"]["items"]}
     assert set(devices) == {"D1", "D2"}

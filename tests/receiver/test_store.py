@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 import psycopg
 import pytest
 
 from facepush.protocol import decode_push
-from facepush.receiver import EventFilter, Outcome, Refused, Store, open_store, schema
+from facepush.receiver import EventFilter, Outcome, Refused, Store, open_store, quarantine, schema
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.records import incoming
 from facepush.receiver.store import Incoming
@@ -68,17 +69,25 @@ def test_alarm_identity_is_trace_status_and_time(store: Store) -> None:
     assert store.stats()["alarms"] == 2
 
 
+def refused(raw: bytes, error: str = "type: unknown event type 7", at: int = 5) -> Refused:
+    return quarantine.refused(
+        raw, reason="bad_request", error=error, received_at=at, source="10.0.0.9", prefix=4096
+    )
+
+
 def test_refused_pushes_are_quarantined_with_the_raw_body(store: Store) -> None:
     raw = b'{"type": 7, "data": {}}\x00\xff'
-    outcomes = store.ingest([Refused(5, "10.0.0.9", "type: unknown event type 7", raw, False)])
+    outcomes = store.ingest([refused(raw)])
     assert outcomes == [Outcome.QUARANTINED]
     (row,) = store.quarantine(None, 10)
-    assert (row.body, row.error, row.source, row.truncated) == (
+    assert (row.prefix, row.error, row.source, row.truncated, row.reason) == (
         raw,
         "type: unknown event type 7",
         "10.0.0.9",
         False,
+        "bad_request",
     )
+    assert (row.size, row.sha256) == (len(raw), hashlib.sha256(raw).hexdigest())
     assert store.stats()["quarantined"] == 1
 
 

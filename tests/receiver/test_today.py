@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from facepush.protocol.times import now_ms
-from facepush.receiver import ReceiverSettings, Store, create_app, open_store, schema, sql
+from facepush.receiver import ReceiverSettings, Store, create_app, open_store, schema, writes
 from facepush.receiver.days import bounds, day_of, today
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import EventFilter, Incoming
@@ -115,12 +115,12 @@ def _v1_database(db_url: str, backend: str, pg_dsn: str, items: list[Incoming]) 
     dialect = cast(schema.Dialect, backend)
     statements = [schema.migrations_table(dialect), *schema.statements(1, dialect)]
     # Version 1's columns: the first 16 of today's.
-    columns = sql.EVENT_INSERT_COLUMNS.split(", ")[:16]
+    columns = writes.EVENT_INSERT_COLUMNS.split(", ")[:16]
     marks = ", ".join(["?"] * len(columns))
     rows: list[tuple[str, list[object]]] = [("INSERT INTO schema_migrations VALUES (1, 0)", [])]
     insert = f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})"
-    rows += [(insert, list(sql.event_values(item))[: len(columns)]) for item in items]
-    rows += [(sql.DEVICE_UPSERT, list(row)) for row in sql.device_rows(items)]
+    rows += [(insert, list(writes.event_values(item))[: len(columns)]) for item in items]
+    rows += [(writes.DEVICE_UPSERT, list(row)) for row in writes.device_rows(items)]
     if backend == "sqlite":
         with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
             for statement in statements:

@@ -16,6 +16,7 @@ from facepush.protocol.decode import decode_object
 from facepush.protocol.history import history_push
 from facepush.protocol.jsontext import dump_json
 from facepush.protocol.times import now_ms, to_ms
+from facepush.receiver import quarantine, schema
 from facepush.receiver.records import incoming
 from facepush.receiver.store import Item, Refused
 
@@ -101,14 +102,27 @@ def _refuse(
         return
     page.refused_digests.add(digest)
     page.reasons[len(page.items)] = refusal.reason
-    truncated = len(body) > ctx.max_body
-    page.items.append(
-        Refused(received_at, ctx.source, refusal.text, body[: ctx.max_body], truncated)
-    )
+    page.items.append(_kept(body, refusal.reason, refusal.text, ctx, received_at))
     page.originals.append(item)
 
 
 def rejected(exc: Exception, original: dict[str, Any], ctx: PageContext) -> Refused:
     """The quarantine row of a history item the database itself refused (RecordRejected)."""
-    body = dump_json(original)
-    return Refused(now_ms(), ctx.source, f"history of {ctx.url}: {exc}", body)
+    text = f"history of {ctx.url}: {exc}"
+    return _kept(dump_json(original), REJECTED, text, ctx, now_ms())
+
+
+# The quarantine's reasons for a history item's refusals (a bad record is a bad request).
+_QUARANTINE_REASON = {BAD_RECORD: "bad_request", TOO_LARGE: "too_large", REJECTED: "rejected"}
+
+
+def _kept(body: bytes, reason: str, text: str, ctx: PageContext, at: int) -> Refused:
+    """What the quarantine keeps of a refused history item: its prefix, size and sha256."""
+    return quarantine.refused(
+        body,
+        reason=_QUARANTINE_REASON[reason],
+        error=text,
+        received_at=at,
+        source=ctx.source,
+        prefix=schema.PREFIX_BYTES,
+    )

@@ -1,7 +1,7 @@
-"""Running storage calls from asyncio: a blocking backend (SQLite) gets one dedicated
-writer thread (one thread serialises commits without locks) and one reader thread (so that
-reads never wait behind a commit); a non-blocking one (memory) is called inline. The outbox
-and the history each have their own pair of threads."""
+"""Running a storage backend's calls from asyncio: a blocking backend (SQLite) gets one
+dedicated writer thread (one thread serialises commits without locks) and one reader
+thread (so that reads never wait behind a commit); a non-blocking one (memory) is called
+inline. The outbox and the history each have their own runner, so their own threads."""
 
 from __future__ import annotations
 
@@ -27,21 +27,23 @@ class Backend(Protocol):
 B = TypeVar("B", bound=Backend)
 
 
-class Threads(Generic[B]):
-    def __init__(self, backend: B, name: str = "facepush-store") -> None:
+class ThreadRunner(Generic[B]):
+    """Runs `backend`'s calls: writes on one thread in call order, reads on another."""
+
+    def __init__(self, backend: B, name: str) -> None:
         self.backend = backend
-        self._executor: ThreadPoolExecutor | None = None
+        self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
         if backend.blocking:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix=name)
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix=name)
             self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-read")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(*args)` on the writer thread; calls run one at a time in call order."""
-        if self._executor is None:
+        if self._writer is None:
             return fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(self._writer, lambda: fn(*args, **kwargs))
 
     async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a read-only `fn(*args)` on the reader thread; it sees every write that
@@ -56,12 +58,12 @@ class Threads(Generic[B]):
         if self._reader is not None:
             self._reader.shutdown(wait=True)
         await self.call(self.backend.close)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
 
-class StoreRunner(Threads[Outbox]):
-    """The outbox's threads."""
+class OutboxThreads(ThreadRunner[Outbox]):
+    """The outbox's runner (its threads are named `facepush-outbox`)."""
 
     def __init__(self, outbox: Outbox) -> None:
         super().__init__(outbox, "facepush-outbox")

@@ -1,5 +1,6 @@
-"""The service's small durable state beside the outbox: the push configuration, the JWT
-signing key, and a lock so that two services never share one data directory.
+"""The terminal's data directory (`--data`): where its outbox and history files are, the
+small durable state beside them (the push configuration, the JWT signing key), and a lock
+so that two services never share one data directory.
 
 The directory is created 0700 and every file in it 0600 (facepush.files): the outbox
 holds face images, the key signs logins."""
@@ -19,6 +20,7 @@ from facepush.protocol.models import Subscription
 SUBSCRIPTION_FILE = "subscription.json"
 JWT_KEY_FILE = "jwt.key"
 OUTBOX_FILE = "outbox.sqlite3"
+HISTORY_FILE = "history.sqlite3"
 LOCK_FILE = "lock"
 
 
@@ -47,6 +49,10 @@ class DataDir:
     @property
     def outbox_path(self) -> Path:
         return self.path / OUTBOX_FILE
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / HISTORY_FILE
 
     def load_subscription(self) -> Subscription | None:
         path = self.path / SUBSCRIPTION_FILE
