@@ -193,9 +193,14 @@ def row_body(row: EventRow) -> bytes:
     level (their values are copied as they are): what forwarding sends for every record,
     at a fraction of the cost. A test checks both agree."""
     item: dict[str, Any] = {"type": row.type}
-    item.update(_raw_fields.decode(row.fields))
+    pushed = _raw_fields.decode(row.fields)
+    clash = RECEIVER_FIELDS.intersection(pushed)
+    moved = {name: pushed.pop(name) for name in sorted(clash)}
+    item.update(pushed)
     if row.envelope_extra:
         item["envelope_extra"] = msgspec.Raw(row.envelope_extra)
+    if moved:
+        item["pushed_extra"] = moved
     item["key"] = row.key
     item["received_at"] = row.received_at
     item["occurred_at"] = row.occurred_at
@@ -203,6 +208,7 @@ def row_body(row: EventRow) -> bytes:
     item["image_url"] = image_url(row.image_id)
     item["image_flag"] = row.image_flag
     item["source"] = row.source
+    item["origin"] = row.origin
     return _encoder.encode(item)
 
 

@@ -24,7 +24,8 @@ def test_plain_fields_equal_to_plain(vectors: Path) -> None:
 def test_the_forwarded_body_is_the_api_item(vectors: Path) -> None:
     """row_body (what forwarding sends, made without decoding nested values) is the JSON
     of row_item (what /api/events shows), key order and all; also for unknown fields,
-    envelope extras and a pushed field that the receiver's own keys override."""
+    envelope extras, a pushed field named like one of the receiver's own (under
+    pushed_extra) and a record read from history."""
     raws = [p.read_bytes() for p in sorted((vectors / "push").glob("*.json"))]
     raws.append(body(recognition(extra_dict={"a": None, "b": [1, {"c": "é"}]}, late="no")))
     raws.append(body({**recognition("x"), "extra_top": [1, {"k": None}]}))
@@ -43,5 +44,6 @@ def test_the_forwarded_body_is_the_api_item(vectors: Path) -> None:
             item.envelope_extra,
             "ab" * 32 if n % 2 else None,
             None,
+            origin="history" if n % 3 == 0 else "push",
         )
         assert row_body(row) == dump_json(row_item(row)), raw[:80]
