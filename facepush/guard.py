@@ -139,6 +139,7 @@ class GuardedSite(web.TCPSite):
             ssl=self._ssl_context,
             backlog=self._backlog,
             reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
         )
 
     @property

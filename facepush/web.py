@@ -75,6 +75,7 @@ async def serve_until_stopped(
     announce: Callable[[str], None] | None = None,
     stopped: asyncio.Event | None = None,
     guard: ConnectionGuard | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Serve `app` until SIGINT/SIGTERM (or `stopped` is set), then shut down gracefully.
 
@@ -86,7 +87,15 @@ async def serve_until_stopped(
     app.middlewares.insert(0, guard.middleware)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = GuardedSite(runner, host, port, guard, ssl_context=ssl_context, reuse_address=True)
+    site = GuardedSite(
+        runner,
+        host,
+        port,
+        guard,
+        ssl_context=ssl_context,
+        reuse_address=True,
+        reuse_port=reuse_port or None,
+    )
     try:
         await site.start()
     except OSError as exc:

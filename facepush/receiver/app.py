@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -24,6 +25,7 @@ from facepush.receiver.budget import BodyBudget
 from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
 from facepush.receiver.forward import api as forward_api
+from facepush.receiver.forward.positions import positions_for
 from facepush.receiver.forward.service import Forwarding
 from facepush.receiver.health import Health
 from facepush.receiver.ingest import Writer
@@ -33,7 +35,9 @@ from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.settings import ReceiverSettings, Tuning
 from facepush.receiver.store import Incoming, QuarantineLimits, Store
 from facepush.receiver.stream import Broadcaster
+from facepush.receiver.stream_feed import StoreFeed
 from facepush.receiver.terminals.manager import Terminals
+from facepush.receiver.worker_role import SharedMetrics, WorkerRole
 from facepush.sitepolicy import SitePolicy, add_headers, allowed_hosts_for
 from facepush.sitepolicy import middleware as site_policy
 from facepush.throttle import FailureThrottle
@@ -58,11 +62,13 @@ def create_app(
     store: Store | None = None,
     middlewares: Sequence[Middleware] = (),
     tuning: Tuning | None = None,
+    worker: WorkerRole | None = None,
 ) -> web.Application:
     """The receiver app. Without `store`, opens (and migrates) `settings.db_url` and closes
     it on cleanup; a given store stays open (the caller owns it), and must count days in
     the settings' time zone. `middlewares` run outside the receiver's own (e.g. fault
-    injection on the push path)."""
+    injection on the push path). `worker`: this app is one of `--workers N` processes
+    (its stream is fed from the store, its /metrics shows every worker's)."""
     tuning = tuning or Tuning()
     signing_key = parse_secret(settings.signing_secret) if settings.signing_secret else None
     owned = store is None
@@ -78,6 +84,10 @@ def create_app(
     metrics = ReceiverMetrics()
     metrics.quarantine_dropped = lambda: store.quarantine_dropped
     broadcaster = Broadcaster(tuning.keepalive_s, tuning.stream_buffer_bytes)
+
+    async def queries_run(func: Callable[[], Any]) -> Any:
+        return await queries.run(func)
+
     try:
         forwarding = Forwarding(settings.forward, store, tuning.forward)
     except BaseException:
@@ -85,8 +95,18 @@ def create_app(
             store.close()
         raise
 
+    # With several workers the stream is fed from the store: a client gets every worker's.
+    feed = (
+        StoreFeed(positions_for(store), queries_run, broadcaster, tuning.stream_poll_s)
+        if worker
+        else None
+    )
+
     def stored(items: list[Incoming]) -> None:
-        broadcaster.publish(items)
+        if feed is None:
+            broadcaster.publish(items)
+        else:
+            feed.wake()
         forwarding.wake()  # only a wake-up: forwarding reads the store on its own
 
     writer = Writer(store, metrics, on_stored=stored)
@@ -132,6 +152,8 @@ def create_app(
     app[STORE], app[WRITER], app[METRICS], app[BROADCASTER] = store, writer, metrics, broadcaster
     app[SETTINGS], app[TUNING], app[THROTTLE] = settings, tuning, throttle
     app[TERMINALS] = terminals
+    if worker:
+        worker.add_headers(app)
 
     app.router.add_post(settings.path, push.handle)
     app.router.add_get("/api/events", queries.events)
@@ -154,9 +176,12 @@ def create_app(
     app.router.add_get("/api/images/{id}", queries.image)
     app.router.add_get("/api/stream", broadcaster.handle)
 
+    shared = SharedMetrics(worker, metrics.render) if worker else None
+
     async def metrics_text(request: web.Request) -> web.Response:
         extra = await queries.run(forwarding.metrics_text)
-        response = web.Response(text=metrics.render() + extra)
+        own = shared.render() if shared else metrics.render()
+        response = web.Response(text=own + extra)
         response.headers["Content-Type"] = METRICS_TYPE
         return response
 
@@ -172,6 +197,9 @@ def create_app(
         writer.start()
         await terminals.start()
         forwarding.start()
+        for part in (feed, shared):
+            if part is not None:
+                part.start()
         if settings.keep_images is not None:
             purge_task.append(asyncio.create_task(_purge_loop(app, settings.keep_images)))
 
@@ -184,6 +212,9 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for part in (feed, shared):
+            if part is not None:
+                await part.stop()
         await forwarding.stop()
         await writer.stop()
         push.close()

@@ -14,6 +14,10 @@ class ReceiverConfigError(ReceiverError, SettingsError):
     a database this receiver cannot use (a newer schema)."""
 
 
+class WorkersUnsupported(ReceiverConfigError):
+    """`--workers N` (N > 1) with a store or feature that one process must own."""
+
+
 class StoreUnavailable(ReceiverError):
     """The database cannot be reached or cannot write (disk full, server down, ...).
 

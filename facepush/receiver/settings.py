@@ -26,7 +26,7 @@ from facepush.protocol.subscription import validate_dest
 from facepush.receiver.attendance.rules import AttendanceSettings
 from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
-from facepush.receiver.errors import ReceiverConfigError
+from facepush.receiver.errors import ReceiverConfigError, WorkersUnsupported
 from facepush.receiver.forward.settings import ForwardSettings, check_names
 from facepush.receiver.forward.tuning import Tuning as ForwardTuning
 from facepush.receiver.terminals.settings import TerminalSettings, check_terminals
@@ -103,11 +103,18 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     """The integrator's receiver."""
 
     error = ReceiverConfigError
-    planned: ClassVar[Mapping[str, str]] = {
-        "workers": "workers",
-    }
+    planned: ClassVar[Mapping[str, str]] = {}
 
     listen: Annotated[str, Option("HOST:PORT to bind.", "HOST:PORT", check=listen_address)] = LISTEN
+    workers: Annotated[
+        int,
+        Option(
+            "Processes serving the one port (SO_REUSEPORT), supervised by this one; more than "
+            "1 needs PostgreSQL (--db postgresql://...). See docs/receiver.md.",
+            "N",
+            check=at_least(1),
+        ),
+    ] = 1
     data: Annotated[Path, Option("Directory of the default SQLite database.", "DIRECTORY")] = DATA
     db: Annotated[
         str | None,
@@ -237,6 +244,7 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     def __post_init__(self) -> None:
         super().__post_init__()
         check_terminals(self.terminal, self.public_url)
+        check_workers(self.workers, self.db_url, bool(self.terminal))
 
     @property
     def db_url(self) -> str:
@@ -263,6 +271,8 @@ class Tuning:
     # Byte bounds of API pages and export chunks, and of each stream client's buffer.
     page_bytes: int = PAGE_BYTES
     stream_buffer_bytes: int = STREAM_BUFFER_BYTES
+    # With --workers N: how often the stream reads what other workers stored (seconds).
+    stream_poll_s: float = 0.25
     # Forwarding's intervals (save, poll, lease, backoff).
     forward: ForwardTuning = field(default_factory=ForwardTuning)
     # The quarantine's bounds (see receiver/quarantine.py): rows, and bytes of prefixes and
@@ -283,6 +293,23 @@ class Tuning:
 def default_db_url(data: Path) -> str:
     """The SQLite database under `--data` (`sqlite:///` + the path, absolute or relative)."""
     return f"sqlite:///{data / SQLITE_FILE}"
+
+
+def check_workers(workers: int, db_url: str, managed: bool) -> None:
+    """More than one worker needs PostgreSQL and no managed terminals (docs/receiver.md)."""
+    if workers == 1:
+        return
+    if not db_url.startswith(("postgresql:", "postgres:")):
+        raise WorkersUnsupported(
+            f"--workers {workers} needs PostgreSQL (--db postgresql://...): SQLite takes one "
+            "writer at a time, so several processes would queue on its lock and lose the "
+            "group commit that makes one process fast; run SQLite with --workers 1"
+        )
+    if managed:
+        raise WorkersUnsupported(
+            f"--workers {workers} cannot manage terminals ([[terminal]]): their state lives "
+            "in one process; run managed terminals with --workers 1"
+        )
 
 
 def check_bind(host: str, token: str | None, allow_remote_unauthenticated: bool) -> None:

@@ -2,8 +2,9 @@
 
 Each record this process stores is sent as `event: record` with `data:` the same flat item
 as in /api/events (alarms included; the item has `type`). A comment line keeps idle
-connections open through proxies. With several receiver processes on one PostgreSQL
-database, each streams what it stored.
+connections open through proxies. With `--workers N` the stream is fed from the database
+(facepush.receiver.stream_feed): whichever worker a client reached, it gets every record
+any worker stored. Separate receivers on one database stream what each stored.
 
 Each client has a buffer bounded in bytes (4 MiB by default), not in messages: 2,000
 messages of 8 MiB records were 1.75 GB for one stalled client. A client that falls behind
@@ -21,9 +22,9 @@ from collections import deque
 from aiohttp import web
 
 from facepush.protocol.jsontext import dump_json
-from facepush.receiver.records import incoming_item
+from facepush.receiver.records import incoming_item, row_body
 from facepush.receiver.settings import STREAM_BUFFER_BYTES
-from facepush.receiver.store import Incoming
+from facepush.receiver.store import EventRow, Incoming
 
 _ENTRY = 64  # what the buffer keeps per message beside its bytes, roughly
 
@@ -84,9 +85,14 @@ class Broadcaster:
         """Called by the writer after each commit, with the records it stored."""
         if not self._clients:
             return
-        messages = [
-            b"event: record\ndata: " + dump_json(incoming_item(item)) + b"\n\n" for item in stored
-        ]
+        self._offer([_message(dump_json(incoming_item(item))) for item in stored])
+
+    def publish_rows(self, rows: list[EventRow]) -> None:
+        """Records read back from the store (the feed of several workers)."""
+        if self._clients:
+            self._offer([_message(row_body(row)) for row in rows])
+
+    def _offer(self, messages: list[bytes]) -> None:
         for client in list(self._clients):
             for message in messages:
                 client.offer(message)
@@ -124,3 +130,7 @@ class Broadcaster:
         finally:
             self._clients.discard(client)
         return response
+
+
+def _message(item: bytes) -> bytes:
+    return b"event: record\ndata: " + item + b"\n\n"

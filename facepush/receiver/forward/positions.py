@@ -136,6 +136,10 @@ class Positions(abc.ABC):
         """Up to `limit` final rows after `after`, in forwarding order."""
 
     @abc.abstractmethod
+    def end(self) -> Cursor:
+        """The last final row's place: `read(end())` returns only rows stored later."""
+
+    @abc.abstractmethod
     def _after(self, cursor: Cursor) -> tuple[str, list[Any]]:
         """The condition (and its parameters) of the rows after `cursor`."""
 
@@ -287,6 +291,9 @@ class SqlitePositions(Positions):
         )
         return [(Cursor(0, int(r[0])), to_event(r)) for r in rows]
 
+    def end(self) -> Cursor:
+        return Cursor(0, int(self.store.fetch("SELECT COALESCE(MAX(id), 0) FROM events", [])[0][0]))
+
     def lease(self, sink: str) -> Lease:
         return FileLease(self.path.with_name(f"{self.path.name}-forward-{sink}.lock"))
 
@@ -309,6 +316,10 @@ SELECT xid, {EVENT_COLUMNS} FROM events, horizon
 WHERE (xid, id) > (?, ?) AND xid < horizon.xmin
 ORDER BY xid, id LIMIT ?
 """
+_PG_END = """
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+SELECT xid, id FROM events, horizon WHERE xid < horizon.xmin ORDER BY xid DESC, id DESC LIMIT 1
+"""
 
 
 class PgPositions(Positions):
@@ -325,6 +336,10 @@ class PgPositions(Positions):
         # Only below the statement's own snapshot's xmin: a final set (module doc).
         rows = self.store.fetch(_PG_READ, [after.xid, after.id, limit])
         return [(Cursor(int(r[0]), int(r[1])), to_event(r[1:])) for r in rows]
+
+    def end(self) -> Cursor:
+        rows = self.store.fetch(_PG_END, [])
+        return Cursor(int(rows[0][0]), int(rows[0][1])) if rows else START
 
     def lease(self, sink: str) -> Lease:
         return AdvisoryLease(self.pg.connect, advisory_key(self.pg.schema, sink))
