@@ -122,9 +122,11 @@ def _throughput(label: str, snapshot: int, tmp: Path) -> list[Row]:
     return rows
 
 
-def _wrk_case(name: str, body: Path, snapshots: bool, tmp: Path, check: bool) -> dict[str, Any]:
+def _wrk_case(
+    name: str, body: Path, snapshots: bool, tmp: Path, check: bool, workers: int = 1
+) -> dict[str, Any]:
     """Warm up (1 s), then measure (5 s); CPU, commits and stored records over the latter."""
-    with serving(name, tmp) as server:
+    with serving(name, tmp, workers) as server:
         url = server.url + "/Record"
         warm = wrk.run(url, body, conns=WRK_CONNS, seconds=WARMUP_SECONDS, threads=WRK_THREADS)
         before, warm_check = _counted(server, wrk.ok(warm), 0, snapshots)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.request
 import uuid
@@ -18,12 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.processes import cpu_seconds, start, stop
+from bench.processes import cpu_seconds, process_tree, start, stop
 
 PG_DSN = os.environ.get("FACEPUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 NOOP = "no-op handler"
 SQLITE = "receiver, sqlite"
 POSTGRES = "receiver, postgresql"
+_WORKER = re.compile(r'[a-z_]+\{worker="\d+"\}')
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class Server:
         return self.name != NOOP
 
     def cpu(self) -> float:
-        return cpu_seconds(self.pid)
+        """CPU seconds of the server and its workers (--workers N)."""
+        return sum(cpu_seconds(pid) for pid in process_tree(self.pid))
 
     def stored(self) -> tuple[int, int, int]:
         """(records stored, duplicates acknowledged, images stored) so far, from /api/stats."""
@@ -67,14 +70,19 @@ class Server:
         raise RuntimeError(f"{self.name}: the store did not settle within {timeout:.0f} s")
 
     def metrics(self) -> dict[str, float]:
-        """The unlabelled samples of /metrics, by name."""
+        """The unlabelled samples of /metrics, by name; with --workers N, the sum of each
+        sample labelled only by `worker`."""
         with urllib.request.urlopen(self.url + "/metrics", timeout=30) as reply:
             text = reply.read().decode()
         found = {}
         for line in text.splitlines():
             name, _, value = line.partition(" ")
-            if line and not line.startswith("#") and "{" not in name:
-                found[name] = float(value)
+            if line and not line.startswith("#"):
+                if _WORKER.fullmatch(name):
+                    base = name.split("{", 1)[0]
+                    found[base] = found.get(base, 0.0) + float(value)
+                elif "{" not in name:
+                    found[name] = float(value)
         return found
 
     def commits(self) -> tuple[int, int]:
@@ -87,7 +95,9 @@ class Server:
 
 
 @contextmanager
-def serving(name: str, tmp: Path) -> Iterator[Server]:
+def serving(name: str, tmp: Path, workers: int = 1) -> Iterator[Server]:
+    """A fresh server; `workers` > 1: `--workers N` (PostgreSQL), or on SQLite the same
+    supervisor past its refusal (bench.sqlite_workers)."""
     schema = None
     if name == NOOP:
         args = ["bench.noop"]
@@ -98,6 +108,10 @@ def serving(name: str, tmp: Path) -> Iterator[Server]:
             schema = f"fp_bench_{uuid.uuid4().hex[:10]}"
             db_url = f"{PG_DSN}?schema={schema}"
         args = ["facepush", "receiver", "serve", "--listen", "127.0.0.1:0", "--db", db_url]
+        if workers > 1:
+            args += ["--workers", str(workers)]
+            if name == SQLITE:
+                args = ["bench.sqlite_workers", db_url, str(workers)]
     proc, url = start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
     try:
         yield Server(name, proc.pid, url)

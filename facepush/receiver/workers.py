@@ -59,17 +59,18 @@ class WorkerJob:
 
 
 class Supervisor:
-    def __init__(self, settings: ReceiverSettings, host: str, port: int, directory: Path):
+    def __init__(
+        self, settings: ReceiverSettings, host: str, port: int, directory: Path, count: int
+    ) -> None:
         self.settings, self.host, self.port, self.directory = settings, host, port, directory
+        self.count = count
         self.procs: dict[int, asyncio.subprocess.Process] = {}
         self.stopping = False
         self.restarts = 0
         self.drains: list[asyncio.Task[None]] = []
 
     async def spawn(self, index: int) -> asyncio.subprocess.Process:
-        job = WorkerJob(
-            self.settings, self.host, self.port, index, self.settings.workers, self.directory
-        )
+        job = WorkerJob(self.settings, self.host, self.port, index, self.count, self.directory)
         data = pickle.dumps(job)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -138,25 +139,29 @@ class Supervisor:
             await asyncio.gather(*(p.wait() for p in running))
 
 
-async def serve_workers(settings: ReceiverSettings, host: str, port: int) -> None:
-    """Serve with `settings.workers` processes until SIGTERM/SIGINT (module doc)."""
+async def serve_workers(
+    settings: ReceiverSettings, host: str, port: int, count: int | None = None
+) -> None:
+    """Serve with `count` (default `settings.workers`) processes until SIGTERM/SIGINT
+    (module doc). `count` is for measurements only: it skips the settings' refusals
+    (bench.sqlite_workers measures SQLite with several workers that way)."""
+    count = count or settings.workers
     loop = asyncio.get_running_loop()
     # Migrate once, here: an unreachable database fails before any worker starts.
     await loop.run_in_executor(None, lambda: open_store(settings.db_url).close())
     reservation = reserve_port(host, port)
     port = reservation.getsockname()[1]
     directory = Path(tempfile.mkdtemp(prefix="facepush-workers-"))
-    supervisor = Supervisor(settings, host, port, directory)
+    supervisor = Supervisor(settings, host, port, directory, count)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     keepers: list[asyncio.Task[None]] = []
     try:
-        starts = [supervisor.spawn(k) for k in range(settings.workers)]
-        await asyncio.gather(*starts)
-        keepers = [asyncio.create_task(supervisor.keep(k)) for k in range(settings.workers)]
+        await asyncio.gather(*(supervisor.spawn(k) for k in range(count)))
+        keepers = [asyncio.create_task(supervisor.keep(k)) for k in range(count)]
         print(f"listening on {url_of(host, port, False)}", flush=True)
-        log.info("%d workers on %s:%d", settings.workers, host, port)
+        log.info("%d workers on %s:%d", count, host, port)
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
