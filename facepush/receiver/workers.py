@@ -89,7 +89,8 @@ class Supervisor:
         except TimeoutError:
             line = b""
         if not line.startswith(b"listening on "):
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
             code = await proc.wait()
             raise WorkerFailed(f"worker {index} did not start (exit code {code}); see its log")
         log.info("worker %d (pid %d) serving", index, proc.pid)
