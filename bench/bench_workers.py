@@ -1,6 +1,6 @@
 """`--workers N`: the receiver with 1 and 2 worker processes on one port, on PostgreSQL
-(and SQLite, which `--workers` refuses: measured past the refusal to show why), against
-the no-op handler, with wrk exactly as in receiver-ingest's throughput rows."""
+and SQLite, against the no-op handler, with wrk exactly as in receiver-ingest's
+throughput rows."""
 
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ connections, 1 s warm-up + 5 s, unique pushes, every reply checked, the store ch
 afterwards; best of 2 interleaved rounds) against `facepush receiver serve --workers N`:
 N processes on one port (SO_REUSEPORT), the kernel spreading wrk's 64 connections over
 them. Server CPU is the supervisor's and its workers' together. "× 1 worker" divides by
-the same store with one process, in the same run. SQLite with 2 workers is what the
-receiver refuses (WorkersUnsupported): run past the refusal by `bench/sqlite_workers.py`,
-the same supervisor and workers. On this 2-core machine wrk, PostgreSQL and the workers
+the same store with one process, in the same run (on SQLite the workers still commit one
+at a time: its write lock is the file's). On this 2-core machine wrk, PostgreSQL and the workers
 share the cores: the ratio shows whether a second process adds throughput here, not
 what it adds on a machine with cores to spare (docs/capacity.md).
 """

@@ -96,8 +96,7 @@ class Server:
 
 @contextmanager
 def serving(name: str, tmp: Path, workers: int = 1) -> Iterator[Server]:
-    """A fresh server; `workers` > 1: `--workers N` (PostgreSQL), or on SQLite the same
-    supervisor past its refusal (bench.sqlite_workers)."""
+    """A fresh server; `workers` > 1: `--workers N`."""
     schema = None
     if name == NOOP:
         args = ["bench.noop"]
@@ -110,8 +109,6 @@ def serving(name: str, tmp: Path, workers: int = 1) -> Iterator[Server]:
         args = ["facepush", "receiver", "serve", "--listen", "127.0.0.1:0", "--db", db_url]
         if workers > 1:
             args += ["--workers", str(workers)]
-            if name == SQLITE:
-                args = ["bench.sqlite_workers", db_url, str(workers)]
     proc, url = start(args, tmp / f"server-{uuid.uuid4().hex[:6]}.log")
     try:
         yield Server(name, proc.pid, url)

@@ -109,8 +109,8 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     workers: Annotated[
         int,
         Option(
-            "Processes serving the one port (SO_REUSEPORT), supervised by this one; more than "
-            "1 needs PostgreSQL (--db postgresql://...). See docs/receiver.md.",
+            "Processes serving the one port (SO_REUSEPORT) on the one store, supervised by "
+            "this one. See docs/receiver.md.",
             "N",
             check=at_least(1),
         ),
@@ -244,7 +244,7 @@ class ReceiverSettings(Settings, frozen=True, kw_only=True, forbid_unknown_field
     def __post_init__(self) -> None:
         super().__post_init__()
         check_terminals(self.terminal, self.public_url)
-        check_workers(self.workers, self.db_url, bool(self.terminal))
+        check_workers(self.workers, bool(self.terminal))
 
     @property
     def db_url(self) -> str:
@@ -295,17 +295,9 @@ def default_db_url(data: Path) -> str:
     return f"sqlite:///{data / SQLITE_FILE}"
 
 
-def check_workers(workers: int, db_url: str, managed: bool) -> None:
-    """More than one worker needs PostgreSQL and no managed terminals (docs/receiver.md)."""
-    if workers == 1:
-        return
-    if not db_url.startswith(("postgresql:", "postgres:")):
-        raise WorkersUnsupported(
-            f"--workers {workers} needs PostgreSQL (--db postgresql://...): SQLite takes one "
-            "writer at a time, so several processes would queue on its lock and lose the "
-            "group commit that makes one process fast; run SQLite with --workers 1"
-        )
-    if managed:
+def check_workers(workers: int, managed: bool) -> None:
+    """More than one worker cannot manage terminals (docs/receiver.md)."""
+    if workers > 1 and managed:
         raise WorkersUnsupported(
             f"--workers {workers} cannot manage terminals ([[terminal]]): their state lives "
             "in one process; run managed terminals with --workers 1"

@@ -140,13 +140,9 @@ class Supervisor:
             await asyncio.gather(*(p.wait() for p in running))
 
 
-async def serve_workers(
-    settings: ReceiverSettings, host: str, port: int, count: int | None = None
-) -> None:
-    """Serve with `count` (default `settings.workers`) processes until SIGTERM/SIGINT
-    (module doc). `count` is for measurements only: it skips the settings' refusals
-    (bench.sqlite_workers measures SQLite with several workers that way)."""
-    count = count or settings.workers
+async def serve_workers(settings: ReceiverSettings, host: str, port: int) -> None:
+    """Serve with `settings.workers` processes until SIGTERM/SIGINT (module doc)."""
+    count = settings.workers
     loop = asyncio.get_running_loop()
     # Migrate once, here: an unreachable database fails before any worker starts.
     await loop.run_in_executor(None, lambda: open_store(settings.db_url).close())

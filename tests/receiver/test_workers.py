@@ -1,4 +1,4 @@
-"""`facepush receiver serve --workers 2` on PostgreSQL, as real processes on a free port:
+"""`facepush receiver serve --workers 2` on both stores, as real processes on a free port:
 pushes reach both workers (their header says which) and each record is stored once; the
 stream of one worker shows what another stored; /metrics and /healthz answer for all;
 a worker killed with SIGKILL loses nothing acknowledged and is started again; SIGTERM, or
@@ -41,8 +41,8 @@ def pg_url(pg_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def served(pg_url: str, tmp_path: Path) -> Iterator[tuple[Process, str]]:
-    proc, url = start_receiver(tmp_path / "workers.log", "--db", pg_url, "--workers", "2")
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Process, str]]:
+    proc, url = start_receiver(tmp_path / "workers.log", "--db", db_url, "--workers", "2")
     try:
         yield proc, url
     finally:
@@ -66,7 +66,7 @@ async def push(session: aiohttp.ClientSession, url: str, uid: str) -> tuple[str,
 
 
 async def test_pushes_spread_over_workers_and_each_record_is_stored_once(
-    served: tuple[Process, str], pg_url: str, fresh: aiohttp.ClientSession
+    served: tuple[Process, str], db_url: str, fresh: aiohttp.ClientSession
 ) -> None:
     _proc, url = served
     uids = [f"spread-{i}" for i in range(200)]
@@ -75,7 +75,7 @@ async def test_pushes_spread_over_workers_and_each_record_is_stored_once(
     workers = {w for w, _ in answered + again}
     assert workers == {"0", "1"}
     assert len({pid for _, pid in answered}) == 2
-    store = open_store(pg_url)
+    store = open_store(db_url)
     try:
         assert store.stats()["recognitions"] == 200
         assert store.stats()["duplicates"] == 100
@@ -152,7 +152,7 @@ def _sample(text: str, name: str) -> float | None:
 
 
 async def test_a_worker_killed_with_sigkill_loses_nothing_acknowledged_and_restarts(
-    served: tuple[Process, str], pg_url: str
+    served: tuple[Process, str], db_url: str
 ) -> None:
     proc, url = served
     acked: dict[str, tuple[str, int]] = {}
@@ -176,7 +176,7 @@ async def test_a_worker_killed_with_sigkill_loses_nothing_acknowledged_and_resta
         await asyncio.wait_for(asyncio.gather(*(pusher(session) for _ in range(16))), 120)
     assert victim and len(acked) == 1500
     worker, dead_pid = victim[0]
-    store = open_store(pg_url)
+    store = open_store(db_url)
     try:
         missing = [uid for uid in acked if store.event(f"r:{uid}") is None]
         assert missing == []
@@ -234,28 +234,29 @@ def test_stopping_the_supervisor_leaves_no_worker_behind(
         proc.stop()
 
 
-def test_workers_refuse_sqlite_and_managed_terminals(tmp_path: Path) -> None:
-    with pytest.raises(WorkersUnsupported, match="needs PostgreSQL"):
-        ReceiverSettings(workers=2, db=f"sqlite:///{tmp_path / 'r.sqlite3'}")
-    with pytest.raises(WorkersUnsupported, match="needs PostgreSQL"):
-        ReceiverSettings(workers=2)  # the default store is SQLite
-    assert ReceiverSettings(workers=1).workers == 1
+def test_workers_refuse_managed_terminals(tmp_path: Path) -> None:
+    assert ReceiverSettings(workers=2).workers == 2  # SQLite too
     with pytest.raises(WorkersUnsupported, match="cannot manage terminals"):
         ReceiverSettings(
             workers=2,
-            db="postgresql://postgres@127.0.0.1:5432/test",
             public_url="http://127.0.0.1:8080/Record",
             terminal=(TerminalSettings(url="http://127.0.0.1:9"),),
         )
 
 
-def test_the_command_names_why_sqlite_cannot_have_workers(tmp_path: Path) -> None:
-    proc = Process(["receiver", "serve", "--workers", "2", "--data", str(tmp_path)], tmp_path / "l")
+def test_the_command_names_why_managed_terminals_need_one_worker(tmp_path: Path) -> None:
+    config = tmp_path / "receiver.toml"
+    config.write_text(
+        'workers = 2\npublic_url = "http://127.0.0.1:8080/Record"\n'
+        '[[terminal]]\nurl = "http://127.0.0.1:9"\n'
+    )
+    args = ["receiver", "serve", "--config", str(config), "--data", str(tmp_path)]
+    proc = Process(args, tmp_path / "log")
     try:
         assert proc.proc.wait(timeout=30) == 1
     finally:
         proc.stop()
-    assert "--workers 2 needs PostgreSQL" in proc.output()
+    assert "--workers 2 cannot manage terminals" in proc.output()
 
 
 def test_merged_metrics_have_each_family_once_and_every_sample_labelled() -> None:
