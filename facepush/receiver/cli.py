@@ -35,7 +35,7 @@ def serve(ctx: click.Context, /, **_given: object) -> None:
     password_env, ca or insecure, subscribe): pinged every --terminal-poll seconds,
     subscribed to --public-url, their history reconciled. See docs/receiver.md.
 
-    --workers N (PostgreSQL) runs N processes on the one port, supervised by this one: a
+    --workers N runs N processes on the one port and store, supervised by this one: a
     worker that dies is restarted, SIGTERM or SIGINT stops them all. See docs/receiver.md.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
