@@ -82,11 +82,11 @@ class Supervisor:
         )
         self.procs[index] = proc
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(struct.pack(">Q", len(data)) + data)  # the pipe stays open
-        await proc.stdin.drain()
         try:
+            proc.stdin.write(struct.pack(">Q", len(data)) + data)  # the pipe stays open
+            await proc.stdin.drain()
             line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):  # no answer, or it died reading its job
             line = b""
         if not line.startswith(b"listening on "):
             with contextlib.suppress(ProcessLookupError):
