@@ -6,11 +6,9 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from facepush.errors import FacepushError
-
-
-class TLSConfigError(FacepushError):
-    """A certificate, key or CA file that cannot be used."""
+from facepush.errors import (
+    TLSConfigError as TLSConfigError,  # defined in facepush.errors; exported here as before
+)
 
 
 def server_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:

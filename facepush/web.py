@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from facepush.errors import FacepushError
+from facepush.errors import ListenError
 from facepush.guard import ConnectionGuard, GuardedSite
 from facepush.protocol.jsontext import dump_json
 from facepush.web_types import Handler
@@ -26,10 +26,6 @@ __all__ = [
     "parse_listen",
     "serve_until_stopped",
 ]
-
-
-class ListenError(FacepushError):
-    """A `--listen` value or bind choice that cannot be used."""
 
 
 def envelope(

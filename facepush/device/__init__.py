@@ -9,15 +9,6 @@ stream and clock;
 from facepush.backoff import Backoff
 from facepush.device.clock import TerminalClock
 from facepush.device.delivery import Deliverer, DeliveryStats
-from facepush.device.errors import (
-    AuthError,
-    BatchTooLargeError,
-    CacheFullError,
-    DataDirError,
-    DeviceError,
-    NotRunningError,
-    SetupError,
-)
 from facepush.device.history import AsyncHistory, History, HistoryEntry
 from facepush.device.live import LiveHub
 from facepush.device.memory_history import MemoryHistory
@@ -29,6 +20,15 @@ from facepush.device.settings import DeviceSettings
 from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.window import AdaptiveWindow, FixedWindow
+from facepush.errors import (
+    AuthError,
+    BatchTooLargeError,
+    CacheFullError,
+    DataDirError,
+    DeviceError,
+    NotRunningError,
+    SetupError,
+)
 
 __all__ = [
     "AdaptiveWindow",

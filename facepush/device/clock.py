@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from facepush.device.errors import DataDirError
+from facepush.errors import DataDirError
 from facepush.files import write_atomically
 from facepush.protocol.device import DEFAULT_ZONE, DeviceTime, TimeUpdate
 from facepush.protocol.times import now_ms

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from facepush.device.errors import DataDirError
+from facepush.errors import DataDirError
 from facepush.files import private_dir, private_file, write_atomically
 from facepush.protocol.models import Subscription
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from facepush.device.errors import BatchTooLargeError, CacheFullError
+from facepush.errors import BatchTooLargeError, CacheFullError
 
 RECOGNITION = 0
 ALARM = 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from facepush.errors import ReceiverConfigError, StoreUnavailable
 from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
 from facepush.protocol.signing import parse_secret
 from facepush.protocol.times import now_ms
@@ -21,7 +22,6 @@ from facepush.receiver.attendance.api import AttendanceApi
 from facepush.receiver.auth import token_middleware
 from facepush.receiver.backends import open_store
 from facepush.receiver.budget import BodyBudget
-from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
 from facepush.receiver.forward import api as forward_api
 from facepush.receiver.forward.service import Forwarding

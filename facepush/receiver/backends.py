@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import tzinfo
 from pathlib import Path
 
+from facepush.errors import ReceiverConfigError
 from facepush.files import private_dir, private_file
-from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import Store
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from facepush.errors import StoreUnavailable
 from facepush.protocol.jsontext import dump_json
 from facepush.receiver import params
-from facepush.receiver.errors import StoreUnavailable
 from facepush.receiver.query import Queries
 from facepush.receiver.records import image_url, row_item
 from facepush.receiver.store import EventRow

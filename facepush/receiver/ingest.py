@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from facepush.receiver.errors import RecordRejected, StoreUnavailable
+from facepush.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.store import Incoming, Item, Outcome, Store
 

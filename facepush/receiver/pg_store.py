@@ -22,9 +22,9 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
+from facepush.errors import ReceiverConfigError, RecordRejected, StoreUnavailable
 from facepush.protocol.times import now_ms
 from facepush.receiver import quarantine, schema, sql, writes
-from facepush.receiver.errors import ReceiverConfigError, RecordRejected, StoreUnavailable
 from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 _RETRIES = 5

@@ -26,13 +26,12 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from facepush.errors import DecodeError
+from facepush.errors import Busy, DecodeError, RecordRejected, SignatureError, StoreUnavailable
 from facepush.protocol import decode_push, failure_reply, success_reply
-from facepush.protocol.signing import SignatureError, check_headers, verify
+from facepush.protocol.signing import check_headers, verify
 from facepush.protocol.times import now_ms
 from facepush.receiver import quarantine
-from facepush.receiver.budget import BodyBudget, Busy, Grant
-from facepush.receiver.errors import RecordRejected, StoreUnavailable
+from facepush.receiver.budget import BodyBudget, Grant
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.records import incoming

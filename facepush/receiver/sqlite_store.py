@@ -22,9 +22,9 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from facepush.errors import ReceiverConfigError, StoreUnavailable
 from facepush.protocol.times import now_ms
 from facepush.receiver import quarantine, schema, sql, writes
-from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.store import Incoming, Item, Outcome, Refused
 
 PREFIX = "sqlite:///"

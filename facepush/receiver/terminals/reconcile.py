@@ -25,10 +25,9 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
 from facepush.client import TerminalClient
-from facepush.errors import ClientError
+from facepush.errors import ClientError, RecordRejected, StoreUnavailable
 from facepush.protocol.history import MAX_LIMIT
 from facepush.protocol.times import now_ms
-from facepush.receiver.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.store import Incoming, Item, Outcome

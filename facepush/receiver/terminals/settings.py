@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from facepush.checks import existing_file
-from facepush.receiver.errors import ReceiverConfigError
+from facepush.errors import ReceiverConfigError
 from facepush.settings import Option
 
 PASSWORD_ENV = "FACEPUSH_PASSWORD"
