@@ -34,7 +34,7 @@ from facepush.device.outbox import Outbox, StoredRecord
 from facepush.device.sender import Attempt, Destination, post_record
 from facepush.device.threads import OutboxThreads
 from facepush.device.window import AdaptiveWindow, FixedWindow
-from facepush.protocol.ack import Outcome
+from facepush.protocol.ack import DeliveryOutcome
 from facepush.protocol.times import now_ms
 
 log = logging.getLogger("facepush.device")
@@ -220,9 +220,9 @@ class Deliverer:
             self.window.release()
             self.backlog.in_flight.discard(record.seq)
         outcome = attempt.verdict.outcome
-        if outcome is Outcome.DELIVERED:
+        if outcome is DeliveryOutcome.DELIVERED:
             self._on_delivered(record, attempt)
-        elif outcome is Outcome.REFUSED:
+        elif outcome is DeliveryOutcome.REFUSED:
             self.window.record(attempt.rtt, True)  # the receiver coped; not congestion
             try:
                 await self._on_refused(record, attempt.verdict.reason)

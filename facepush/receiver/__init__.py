@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from facepush.receiver.backends import open_store
 from facepush.receiver.settings import ReceiverSettings, Tuning
-from facepush.receiver.store import EventFilter, Incoming, Outcome, Refused, Store
+from facepush.receiver.store import EventFilter, Incoming, Refused, Store, StoreOutcome
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 __all__ = [
     "EventFilter",
     "Incoming",
-    "Outcome",
     "ReceiverSettings",
     "Refused",
     "Store",
+    "StoreOutcome",
     "Tuning",
     "create_app",
     "open_store",

@@ -25,7 +25,7 @@ from psycopg import sql as pg_sql
 from facepush.errors import ReceiverConfigError, RecordRejected, StoreUnavailable
 from facepush.protocol.times import now_ms
 from facepush.receiver import quarantine, schema, sql, writes
-from facepush.receiver.store import Incoming, Item, Outcome, Refused
+from facepush.receiver.store import Incoming, Item, Refused, StoreOutcome
 
 _RETRIES = 5
 _MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
@@ -165,7 +165,7 @@ class PostgresStore(sql.SqlStore):
                 raise StoreUnavailable(f"PostgreSQL migration: {_one_line(exc)}") from None
         return schema.LATEST
 
-    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+    def ingest(self, batch: Sequence[Item]) -> list[StoreOutcome]:
         with self._lock:
             for attempt in range(_RETRIES):
                 conn = self._writer_conn()
@@ -188,7 +188,7 @@ class PostgresStore(sql.SqlStore):
 
     def _ingest(
         self, conn: psycopg.Connection[Any], batch: Sequence[Item]
-    ) -> tuple[list[Outcome], int]:
+    ) -> tuple[list[StoreOutcome], int]:
         """The batch's outcomes, and how many quarantined pushes were dropped for room."""
         refused = [item for item in batch if isinstance(item, Refused)]
         dropped = 0

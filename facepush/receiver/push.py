@@ -35,7 +35,7 @@ from facepush.receiver.budget import BodyBudget, Grant
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.records import incoming
-from facepush.receiver.store import Incoming, Outcome, Refused
+from facepush.receiver.store import Incoming, Refused, StoreOutcome
 
 T = TypeVar("T")
 _JSON = "application/json"
@@ -140,11 +140,11 @@ class PushHandler:
             return self._unavailable(exc)
         except RecordRejected as exc:
             return await self._refuse(400, "rejected", str(exc), body, arrival, large)
-        if outcome is Outcome.STORED:
+        if outcome is StoreOutcome.STORED:
             self.metrics.stored += 1
             return web.Response(body=success_reply(), content_type=_JSON)
         self.metrics.duplicates += 1
-        if outcome is Outcome.CONFLICT:
+        if outcome is StoreOutcome.CONFLICT:
             return await self._conflict(item, body, arrival, large)
         return web.Response(body=success_reply(), content_type=_JSON)
 

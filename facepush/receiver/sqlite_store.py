@@ -25,7 +25,7 @@ from typing import Any
 from facepush.errors import ReceiverConfigError, StoreUnavailable
 from facepush.protocol.times import now_ms
 from facepush.receiver import quarantine, schema, sql, writes
-from facepush.receiver.store import Incoming, Item, Outcome, Refused
+from facepush.receiver.store import Incoming, Item, Refused, StoreOutcome
 
 PREFIX = "sqlite:///"
 _CHECKPOINT_EVERY_S = 0.5
@@ -190,7 +190,7 @@ class SQLiteStore(sql.SqlStore):
                 )
         return schema.LATEST
 
-    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+    def ingest(self, batch: Sequence[Item]) -> list[StoreOutcome]:
         first = writes.first_occurrences(batch)
         events = [batch[i] for i in first.values()]
         refused = [item for item in batch if isinstance(item, Refused)]

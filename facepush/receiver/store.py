@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Outcome(enum.Enum):
+class StoreOutcome(enum.Enum):
+    """What the store did with one item of an ingest."""
+
     STORED = "stored"
     DUPLICATE = "duplicate"  # the key was already stored: acknowledged, not stored again
     # The key was already stored with other content: acknowledged (the terminal must not
@@ -171,7 +173,7 @@ class Store(abc.ABC):
     def schema_version(self) -> int: ...
 
     @abc.abstractmethod
-    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+    def ingest(self, batch: Sequence[Item]) -> list[StoreOutcome]:
         """Store a batch in ONE transaction, durably; one outcome per item, in order.
 
         A key already stored (or earlier in the same batch) is a DUPLICATE, or a CONFLICT

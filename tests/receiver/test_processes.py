@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from facepush.receiver import Incoming, Store, open_store
-from facepush.receiver.store import Outcome
+from facepush.receiver.store import StoreOutcome
 from tests.receiver.conftest import drop_schema, fresh_pg_url
 from tests.receiver.helpers import body, metric_value, recognition
 from tests.receiver.processes import rss_bytes, start_receiver
@@ -133,7 +133,7 @@ def _seed(store: Store, rows: int) -> None:
             )
         )
         if len(batch) == 10_000:
-            assert set(store.ingest(batch)) == {Outcome.STORED}
+            assert set(store.ingest(batch)) == {StoreOutcome.STORED}
             batch = []
     if batch:
         store.ingest(batch)

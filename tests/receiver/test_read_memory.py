@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from facepush.receiver import Incoming, open_store
-from facepush.receiver.store import Outcome
+from facepush.receiver.store import StoreOutcome
 from tests.receiver.helpers import body, recognition
 from tests.receiver.processes import rss_bytes, start_receiver
 from tests.support import Process
@@ -86,7 +86,7 @@ def flooded(db_url: str, tmp_path: Path) -> Iterator[tuple[Process, str, int]]:
     try:
         for kind in kinds:
             rows = [_row(n, kind=kind) for n in range(ROWS)]
-            assert store.ingest(rows) == [Outcome.STORED] * ROWS
+            assert store.ingest(rows) == [StoreOutcome.STORED] * ROWS
     finally:
         store.close()
     proc, url = start_receiver(tmp_path / "receiver.log", "--db", db_url)
