@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from facepush.protocol.models import Event, Push
+from facepush.protocol.models import Push
 
 
 def to_plain(value: msgspec.Struct) -> dict[str, Any]:
@@ -31,10 +31,6 @@ def to_plain(value: msgspec.Struct) -> dict[str, Any]:
 @functools.cache
 def _fields(model: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
     return msgspec.structs.fields(model)  # slow (evaluates annotations): once per model
-
-
-def event_fields(event: Event) -> dict[str, Any]:
-    return to_plain(event)
 
 
 def push_to_plain(push: Push) -> dict[str, Any]:

@@ -86,7 +86,6 @@ class PostgresStore(sql.SqlStore):
         self._local = threading.local()
         self._readers: list[psycopg.Connection[Any]] = []
         self._readers_lock = threading.Lock()
-        self._closed = False
 
     def _connect(self, autocommit: bool) -> psycopg.Connection[Any]:
         try:
