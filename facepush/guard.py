@@ -19,8 +19,7 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
-
-from facepush.web_types import Handler
+from aiohttp.typedefs import Handler
 
 HEADER_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 60.0

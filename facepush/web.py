@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler  # exported here as before
 
 from facepush.errors import ListenError
 from facepush.guard import ConnectionGuard, GuardedSite
 from facepush.protocol.jsontext import dump_json
-from facepush.web_types import Handler
 
 __all__ = [
     "Handler",

@@ -20,7 +20,6 @@ from facepush.protocol.times import now_ms
 from facepush.receiver import dashboard
 from facepush.receiver.attendance.api import AttendanceApi
 from facepush.receiver.auth import token_middleware
-from facepush.receiver.backends import open_store
 from facepush.receiver.budget import BodyBudget
 from facepush.receiver.export import export_csv
 from facepush.receiver.forward import api as forward_api
@@ -31,7 +30,7 @@ from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.settings import ReceiverSettings, Tuning
-from facepush.receiver.store import Incoming, QuarantineLimits, Store
+from facepush.receiver.store import Incoming, QuarantineLimits, Store, open_store
 from facepush.receiver.stream import Broadcaster
 from facepush.receiver.terminals.manager import Terminals
 from facepush.sitepolicy import SitePolicy, add_headers, allowed_hosts_for

@@ -47,7 +47,7 @@ def serve(ctx: click.Context, /, **_given: object) -> None:
 
 async def _serve(settings: ReceiverSettings, host: str, port: int) -> None:
     from facepush.receiver.app import create_app
-    from facepush.receiver.backends import open_store
+    from facepush.receiver.store import open_store
 
     # Opening the store migrates it: an unreachable database fails before binding.
     store = await asyncio.get_running_loop().run_in_executor(

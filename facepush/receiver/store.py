@@ -1,4 +1,5 @@
-"""The storage interface: one small abstract class, two backends (SQLite, PostgreSQL).
+"""The storage interface: one small abstract class, two backends (SQLite, PostgreSQL),
+and `open_store(url)`, which picks the backend for a `--db` URL.
 
 Every method is synchronous and thread-safe: the app runs `ingest` and `purge_images` on one
 writer thread (so writes are serialised and group-committed) and queries on a small pool of
@@ -13,7 +14,11 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from facepush.errors import ReceiverConfigError
+from facepush.files import private_dir, private_file
 
 if TYPE_CHECKING:
     from facepush.receiver.attendance import AttendanceDay, AttendanceQuery, Direction
@@ -259,3 +264,55 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+
+def check_url(url: str) -> None:
+    """Raise ReceiverConfigError saying what is wrong with a database URL (the settings
+    name the option: `--db: ...`)."""
+    if url.startswith("sqlite:"):
+        from facepush.receiver.sqlite_store import path_of
+
+        path_of(url)
+    elif url.startswith(("postgresql:", "postgres:")):
+        from facepush.receiver.pg_store import split_url
+
+        split_url(url)
+    else:
+        raise ReceiverConfigError(
+            f"expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, got {url!r}"
+        )
+
+
+def open_store(url: str, *, migrate: bool = True, zone: tzinfo | None = None) -> Store:
+    """The store for `sqlite:///PATH` or `postgresql://...`, its schema brought up to date.
+    `zone` is the time zone of its local days (per-day counts, `today`); None: the
+    machine's. Each backend is imported only when its URL is given (psycopg alone takes
+    a third of a second to import, and the backends import this module)."""
+    check_url(url)
+    store: Store
+    if url.startswith("sqlite:"):
+        from facepush.receiver.sqlite_store import SQLiteStore, path_of
+
+        _private_database(path_of(url))
+        store = SQLiteStore(url, zone=zone)
+    else:
+        from facepush.receiver.pg_store import PostgresStore
+
+        store = PostgresStore(url, zone=zone)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _private_database(path: Path) -> None:
+    """The database's directory (0700) and file (0600) made before SQLite opens it, so
+    that the face images in it, and in its -wal and -shm files, are the service's own."""
+    try:
+        private_dir(path.parent)
+        private_file(path)
+    except OSError as exc:
+        raise ReceiverConfigError(f"cannot create {path}: {exc.strerror or exc}") from None
