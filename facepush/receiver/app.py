@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import tzinfo
 from pathlib import Path
 
@@ -165,36 +165,41 @@ def create_app(
     app.router.add_get("/openapi.yaml", _openapi)
     dashboard.add_routes(app)
 
-    purge_task: list[asyncio.Task[None]] = []
-
-    async def startup(app: web.Application) -> None:
-        writer.start()
-        await terminals.start()
-        forwarding.start()
-        if settings.keep_images is not None:
-            purge_task.append(asyncio.create_task(_purge_loop(app, settings.keep_images)))
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        """Start the writer, the managed terminals, forwarding and image retention; on
+        cleanup stop them and close what the app holds (whatever part of the start-up got
+        done)."""
+        purge: asyncio.Task[None] | None = None
+        try:
+            writer.start()
+            await terminals.start()
+            forwarding.start()
+            if settings.keep_images is not None:
+                purge = asyncio.create_task(_purge_loop(app, settings.keep_images))
+            yield
+        finally:
+            if purge is not None:
+                purge.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purge
+            await forwarding.stop()
+            await writer.stop()
+            push.close()
+            queries.pool.shutdown(wait=True)
+            forwarding.close()
+            health.close()
+            if owned:
+                store.close()
 
     async def shutdown(app: web.Application) -> None:
-        broadcaster.close()  # long-lived stream responses end now, not at the timeout
-        await terminals.stop()  # before the writer: a reconciliation may be submitting
+        # The shutdown phase, before cleanup: long-lived stream responses end now, not at
+        # the timeout, and the terminals stop before the writer (a reconciliation may be
+        # submitting).
+        broadcaster.close()
+        await terminals.stop()
 
-    async def cleanup(app: web.Application) -> None:
-        for task in purge_task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await forwarding.stop()
-        await writer.stop()
-        push.close()
-        queries.pool.shutdown(wait=True)
-        forwarding.close()
-        health.close()
-        if owned:
-            store.close()
-
-    app.on_startup.append(startup)
+    app.cleanup_ctx.append(lifetime)
     app.on_shutdown.append(shutdown)
-    app.on_cleanup.append(cleanup)
     return app
 
 
