@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler  # exported here as before
 
 from facepush.errors import ListenError
-from facepush.guard import ConnectionGuard, GuardedSite
+from facepush.guard import ConnectionGuard, bound_port, listen
 from facepush.protocol.jsontext import dump_json
 
 __all__ = [
@@ -82,9 +82,8 @@ async def serve_until_stopped(
     app.middlewares.insert(0, guard.middleware)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = GuardedSite(runner, host, port, guard, ssl_context=ssl_context, reuse_address=True)
     try:
-        await site.start()
+        listener = await listen(runner, host, port, guard, ssl_context)
     except OSError as exc:
         await runner.cleanup()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -93,13 +92,14 @@ async def serve_until_stopped(
     # Handlers first: whoever reads the announcement may signal at once.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    url = url_of(host, site.bound_port, ssl_context is not None)
+    url = url_of(host, bound_port(listener), ssl_context is not None)
     (announce or _print)(url)
     try:
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        listener.close()  # no new connections; the runner then shuts the open ones down
         await runner.cleanup()
 
 
