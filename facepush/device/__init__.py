@@ -13,7 +13,7 @@ from facepush.device.history import AsyncHistory, History, HistoryEntry
 from facepush.device.live import LiveHub
 from facepush.device.memory_history import MemoryHistory
 from facepush.device.memory_outbox import MemoryOutbox
-from facepush.device.outbox import NewRecord, Outbox, StoredRecord, WhenFull
+from facepush.device.outbox import CachedRecord, NewRecord, Outbox, WhenFull
 from facepush.device.sender import Destination
 from facepush.device.service import PushService, RecordResult
 from facepush.device.settings import DeviceSettings
@@ -37,6 +37,7 @@ __all__ = [
     "Backoff",
     "BatchTooLargeError",
     "CacheFullError",
+    "CachedRecord",
     "DataDirError",
     "Deliverer",
     "DeliveryStats",
@@ -57,7 +58,6 @@ __all__ = [
     "SQLiteHistory",
     "SQLiteOutbox",
     "SetupError",
-    "StoredRecord",
     "TerminalClock",
     "WhenFull",
 ]

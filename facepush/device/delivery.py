@@ -30,7 +30,7 @@ import aiohttp
 
 from facepush.backoff import Backoff
 from facepush.device.backlog import KINDS, Backlog
-from facepush.device.outbox import Outbox, StoredRecord
+from facepush.device.outbox import CachedRecord, Outbox
 from facepush.device.sender import Attempt, Destination, post_record
 from facepush.device.threads import OutboxThreads
 from facepush.device.window import AdaptiveWindow, FixedWindow
@@ -212,7 +212,7 @@ class Deliverer:
 
     # -- one record --------------------------------------------------------------------
 
-    async def _deliver(self, record: StoredRecord, dest: Destination) -> None:
+    async def _deliver(self, record: CachedRecord, dest: Destination) -> None:
         assert self._session is not None
         try:
             attempt = await post_record(self._session, dest, record.key, record.body)
@@ -234,7 +234,7 @@ class Deliverer:
             self._failed(attempt.verdict.reason, pause=True)
         self._wake.set()
 
-    def _on_delivered(self, record: StoredRecord, attempt: Attempt) -> None:
+    def _on_delivered(self, record: CachedRecord, attempt: Attempt) -> None:
         self.window.record(attempt.rtt, True)
         refusals = self._refusals
         refusals.successes += 1
@@ -249,7 +249,7 @@ class Deliverer:
         stats.latency_sum += max(0, now - record.accepted_at) / 1000
         self.backlog.acknowledged(record)
 
-    async def _on_refused(self, record: StoredRecord, reason: str) -> None:
+    async def _on_refused(self, record: CachedRecord, reason: str) -> None:
         seq, refusals, outbox = record.seq, self._refusals, self._threads.outbox
         since = refusals.since.setdefault(seq, refusals.successes)
         attempts = await self._threads.call(outbox.note_refusal, seq, reason)
