@@ -99,5 +99,6 @@ class TerminalClock:
             write_atomically(self._path, msgspec.json.encode(self.state))
         except OSError as exc:
             raise DataDirError(
-                f"cannot save the clock settings {self._path}: {exc.strerror or exc}"
+                f"cannot save the clock settings {self._path}: {exc.strerror or exc}; check "
+                "that the --data directory is writable"
             ) from None

@@ -165,7 +165,8 @@ class Terminals:
         if settings.terminal:
             if not isinstance(store, SqlStore):
                 raise ReceiverConfigError(
-                    "managed terminals need an SQL store (SQLite, PostgreSQL)"
+                    "managed terminals need an SQL store: give --db sqlite:///PATH or "
+                    "postgresql://..."
                 )
             self.store = TerminalStore(store)
         # One thread decodes history pages: a page at a time per terminal is plenty.

@@ -110,7 +110,8 @@ def check_terminals(terminals: tuple[TerminalSettings, ...], public_url: str | N
         first = seen.setdefault(terminal.base_url, index)
         if first != index:
             raise ReceiverConfigError(
-                f"terminal[{index}].url: {terminal.base_url} is terminal[{first}] already"
+                f"terminal[{index}].url: {terminal.base_url} is terminal[{first}] already; "
+                "list each terminal once"
             )
         if terminal.subscribe and public_url is None:
             raise ReceiverConfigError(
