@@ -56,10 +56,14 @@ def test_the_docstring_draws_the_tree() -> None:
 
 
 def _public_bases(cls: type) -> set[str]:
-    """The names of `cls`'s bases, a private base (a shared __init__) seen through."""
+    """The names of `cls`'s bases in facepush.errors, a private base (a shared __init__)
+    seen through; builtin bases (LookupError, ...) are not drawn."""
     names: set[str] = set()
     for base in cls.__bases__:
-        names |= _public_bases(base) if base.__name__.startswith("_") else {base.__name__}
+        if base.__name__.startswith("_"):
+            names |= _public_bases(base)
+        elif base.__module__ == errors.__name__:
+            names.add(base.__name__)
     return names
 
 
