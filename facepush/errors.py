@@ -4,6 +4,7 @@
     ├── SettingsError ........... a setting that cannot be used (flag, environment, file)
     │   ├── SetupError .......... one of the terminal's push service (also a DeviceError)
     │   ├── ReceiverConfigError . one of the receiver, or its database (also a ReceiverError)
+    │   │   └── ForwardConfigError  a [[forward]] table or --forward URL
     │   ├── ListenError ......... a --listen value or bind choice
     │   ├── TLSConfigError ...... a certificate, key or CA file
     │   └── ChaosSpecError ...... a --chaos SPEC
@@ -32,7 +33,11 @@
     │   ├── StoreUnavailable
     │   ├── BadQuery
     │   ├── RecordRejected
-    │   └── Busy
+    │   ├── Busy
+    │   ├── SinkError ........... a forwarding sink (MQTT, NATS, webhook) failed
+    │   │   ├── SinkUnavailable
+    │   │   └── RecordRefused
+    │   └── UnknownSink ......... no sink by that name (also a LookupError)
     └── DemoError ............... a part of `facepush demo` could not start
 
 A settings error is never a DecodeError: a bad flag is not bad input from the network.
@@ -42,6 +47,8 @@ raise these errors export them under the names they always had (`facepush.device
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from facepush.throttle import too_many_message
 
@@ -271,6 +278,30 @@ class RecordRejected(ReceiverError):
 
 class Busy(ReceiverError):
     """No budget for this body within the wait: the push is answered 503 (push again)."""
+
+
+class ForwardConfigError(ReceiverConfigError):
+    """A `[[forward]]` table or `--forward URL` that cannot be used; names the key."""
+
+
+class SinkError(ReceiverError):
+    """Base class of what a sink raises; the message says what happened, in words."""
+
+
+class SinkUnavailable(SinkError):
+    """The sink is down, slow, or refuses the connection (or the credentials): try later."""
+
+
+class RecordRefused(SinkError):
+    """The sink refused this one record for good (e.g. HTTP 422): set it aside."""
+
+
+class UnknownSink(ReceiverError, LookupError):
+    """No forwarding sink has this name; the message lists the configured ones."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        names = ", ".join(repr(n) for n in known) or "none is configured"
+        super().__init__(f"no sink named {name!r} (sinks: {names})")
 
 
 # ---- tools -----------------------------------------------------------------------------

@@ -118,6 +118,9 @@ def test_a_refused_push_configuration_is_not_a_decode_error() -> None:
         ("facepush.receiver.chaos", "ChaosSpecError"),
         ("facepush.tools.demo", "DemoError"),
         ("facepush.settings", "SettingsError"),
+        ("facepush.receiver.forward.sink", "SinkError SinkUnavailable RecordRefused"),
+        ("facepush.receiver.forward.settings", "ForwardConfigError"),
+        ("facepush.receiver.forward.service", "UnknownSink"),
     ],
 )
 def test_the_old_import_paths_name_the_same_classes(module: str, names: str) -> None:

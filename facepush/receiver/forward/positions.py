@@ -36,8 +36,8 @@ from typing import Any
 
 import psycopg
 
+from facepush.errors import StoreUnavailable
 from facepush.protocol.times import now_ms
-from facepush.receiver.errors import StoreUnavailable
 from facepush.receiver.forward.leases import AdvisoryLease, FileLease, Lease, advisory_key
 from facepush.receiver.pg_store import PostgresStore
 from facepush.receiver.sql import EVENT_COLUMNS, SqlStore, to_event
