@@ -19,7 +19,7 @@ from facepush.device.memory_outbox import MemoryOutbox
 from facepush.device.outbox import ALARM, RECOGNITION, CachedRecord, NewRecord, Outbox
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.threads import OutboxThreads
-from tests.device.conftest import eventually
+from tests.support.device import eventually
 
 MakeBacklog = Callable[..., tuple[Backlog, Outbox]]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from facepush.backoff import Backoff
-from tests.device.conftest import ServiceFactory, eventually
-from tests.device.records import akey, alarm, recognition, rkey
-from tests.device.standin import StandIn
-from tests.support import LOOPBACK, free_port
+from tests.support.device import ServiceFactory, eventually
+from tests.support.processes import LOOPBACK, free_port
+from tests.support.records import akey, alarm, recognition, rkey
+from tests.support.standin import StandIn
 
 
 def dead_url() -> str:

@@ -30,9 +30,9 @@ from facepush.receiver.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.store import Item, StoreOutcome
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import body, configured, jpeg, metric_value, recognition, running
 from tests.receiver.processes import start_receiver
+from tests.support.receiver import Serve, configured, metric_value, running
+from tests.support.records import body, jpeg, recognition
 
 MIB = 1024 * 1024
 

@@ -14,8 +14,8 @@ from facepush.protocol import decode_push
 from facepush.receiver import Store
 from facepush.receiver.records import incoming
 from facepush.receiver.store import Incoming, StoreOutcome
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import TIMEOUT, alarm, body, metric_value, recognition
+from tests.support.receiver import TIMEOUT, Serve, metric_value
+from tests.support.records import alarm, body, recognition
 
 
 async def test_pushed_fields_never_override_the_receivers_own(serve: Serve, store: Store) -> None:

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from facepush.receiver.app import OPENAPI
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import alarm, jpeg, recognition
+from tests.support.receiver import Serve
+from tests.support.records import alarm, jpeg, recognition
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 

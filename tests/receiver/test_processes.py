@@ -15,9 +15,9 @@ import aiohttp
 
 from facepush.receiver import Incoming, Store, open_store
 from facepush.receiver.store import StoreOutcome
-from tests.receiver.conftest import drop_schema, fresh_pg_url
-from tests.receiver.helpers import body, metric_value, recognition
 from tests.receiver.processes import rss_bytes, start_receiver
+from tests.support.receiver import drop_schema, fresh_pg_url, metric_value
+from tests.support.records import body, recognition
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 

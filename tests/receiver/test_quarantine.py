@@ -15,8 +15,7 @@ import psycopg
 
 from facepush.receiver import Store, open_store, quarantine, schema
 from facepush.receiver.store import QuarantineLimits, StoreOutcome
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import metric_value
+from tests.support.receiver import Serve, metric_value
 
 MIB = 1024 * 1024
 

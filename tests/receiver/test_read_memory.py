@@ -24,9 +24,9 @@ import pytest
 
 from facepush.receiver import Incoming, open_store
 from facepush.receiver.store import StoreOutcome
-from tests.receiver.helpers import body, recognition
 from tests.receiver.processes import rss_bytes, start_receiver
-from tests.support import Process
+from tests.support.processes import Process
+from tests.support.records import body, recognition
 
 MiB = 1 << 20
 ROWS = 6  # of each kind below

@@ -7,7 +7,7 @@ from pathlib import Path
 from facepush.protocol import decode_push, dump_json, to_plain
 from facepush.receiver.records import IMAGE_FIELDS, incoming, plain_fields, row_body, row_item
 from facepush.receiver.store import EventRow
-from tests.receiver.helpers import body, recognition
+from tests.support.records import body, recognition
 
 
 def test_plain_fields_equal_to_plain(vectors: Path) -> None:

@@ -21,7 +21,7 @@ from facepush.receiver import (
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.records import incoming
 from facepush.receiver.store import Incoming
-from tests.receiver.helpers import alarm, body, jpeg, recognition
+from tests.support.records import alarm, body, jpeg, recognition
 
 
 def make(

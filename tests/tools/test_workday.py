@@ -20,8 +20,8 @@ from facepush.receiver.attendance import AttendanceSettings, DateRange
 from facepush.receiver.attendance.rules import Passage, person_kind, reference
 from facepush.tools.records import RecordFactory
 from facepush.tools.workday import site_factory, workday
-from tests.faults.conftest import http_json, start_device, start_receiver, wait_drained
-from tests.support import free_port
+from tests.support.processes import free_port
+from tests.support.servers import http_json, start_device, start_receiver, wait_drained
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAY = date(2024, 3, 4)

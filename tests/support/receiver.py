@@ -1,83 +1,39 @@
-"""Helpers of the receiver tests: records, JPEGs, and an in-process receiver on a real
-loopback socket."""
+"""An in-process receiver on a real loopback socket (`running`), and the database URLs of
+the two backends (a fresh SQLite file or a fresh PostgreSQL schema per test)."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
-import json
-import random
-import time
+import dataclasses
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import psycopg
 from aiohttp import web
-from PIL import Image
+from aiohttp.typedefs import Middleware
 
 from facepush.receiver import ReceiverSettings, Store, Tuning, create_app
+from tests.support.records import body
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
+BACKENDS = ["sqlite", "postgresql"]
+TUNING = {f.name for f in dataclasses.fields(Tuning)}
 
 
-def jpeg(seed: int = 0, size: int = 16, noise: bool = False) -> bytes:
-    """A real JPEG; different seeds give different bytes."""
-    rng = random.Random(seed)
-    if noise:
-        image = Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3))
-    else:
-        image = Image.new("RGB", (size, size), (rng.randrange(256), seed % 256, 7))
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=90)
-    return out.getvalue()
+def fresh_pg_url(pg_dsn: str) -> tuple[str, str]:
+    """A URL of a new PostgreSQL schema on `pg_dsn`, and the schema's name."""
+    schema = f"fp_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in pg_dsn else "?"
+    return f"{pg_dsn}{sep}schema={schema}", schema
 
 
-def recognition(
-    uid: str | None = None,
-    *,
-    device: str = "PSC700C0MC22F02542",
-    user_id: str = "5",
-    passed: bool = True,
-    timestamp: int | None = None,
-    image: bytes | str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "deviceSN": device,
-        "recognitionType": 1,
-        "uuid": uid or str(uuid.uuid4()),
-        "recognizeScore": 0.93,
-        "mask": 0,
-        "mode": 3,
-        "pass": passed,
-        "timestamp": int(time.time()) if timestamp is None else timestamp,
-        "bodyTemperature": 36.5,
-        "entry_mode": 1,
-        "abnormal_type": 0,
-        "user": {"name": "王五", "user_id": user_id, "type": 1, "groups": []},
-        **extra,
-    }
-    if image is not None:
-        data["rgb_image"] = base64.b64encode(image).decode() if isinstance(image, bytes) else image
-    return {"type": 0, "data": data}
-
-
-def alarm(
-    trace_id: str, status: int, event_time: int | None = None, *, photo: bytes | None = None
-) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "trace_id": trace_id,
-        "status": status,
-        "event_time": int(time.time() * 1000) if event_time is None else event_time,
-        "code": 10001,
-        "description": "tamper",
-    }
-    if photo is not None:
-        data["alarm_photo"] = base64.b64encode(photo).decode()
-    return {"type": 1, "data": data}
+def drop_schema(pg_dsn: str, schema: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def metric_value(text: str, name: str) -> float:
@@ -86,10 +42,6 @@ def metric_value(text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in metrics:\n{text}")
-
-
-def body(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False).encode()
 
 
 @dataclass
@@ -121,11 +73,18 @@ class Running:
             return resp.status, await resp.json(content_type=None)
 
 
+# `await serve(token=..., keepalive_s=0.2)`: the `serve` fixture's starter (receiver conftest).
+Serve = Callable[..., Awaitable[Running]]
+
+
 @contextlib.asynccontextmanager
 async def running(
-    settings: ReceiverSettings, store: Store, tuning: Tuning | None = None
+    settings: ReceiverSettings,
+    store: Store,
+    tuning: Tuning | None = None,
+    middlewares: Sequence[Middleware] = (),
 ) -> AsyncIterator[Running]:
-    app = create_app(settings, store, tuning=tuning)
+    app = create_app(settings, store, middlewares, tuning=tuning)
     runner = web.AppRunner(app, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from facepush.protocol import decode_push, failure_reply, success_reply
-from tests.support import LOOPBACK
+from tests.support.processes import LOOPBACK
 
 # How the stand-in answers: "ok", "http500", "code500", "garbage", "timeout", "reset",
 # "refuse" (HTTP 400 to everything), "404" (a wrong path), "code400" (JSON code 400),
