@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Locator
+from playwright.sync_api import Locator, Page, expect
 
 from tests.support.processes import LOOPBACK, Process, free_port, wait_http
 
@@ -89,3 +89,9 @@ def image_size(img: Locator) -> list[int]:
         ".then(() => ok([img.naturalWidth, img.naturalHeight]), () => ok([0, 0])))"
     )
     return size
+
+
+def open_dashboard(page: Page, receiver: Receiver) -> None:
+    response = page.goto(receiver.page())
+    assert response is not None and response.status == 200
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")

@@ -64,7 +64,14 @@ def seed_demo(receiver: Receiver, records: int = 60) -> None:
     )
     push(
         receiver,
-        alarm(trace_id="SPX-DEMO-002", code=10003, status=1, event_time=ms - 900_000, photo=5),
+        alarm(
+            trace_id="SPX-DEMO-002",
+            code=10003,
+            status=1,
+            event_time=ms - 900_000,
+            photo=5,
+            description=" ",
+        ),
     )
     push(
         receiver,

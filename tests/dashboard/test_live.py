@@ -8,14 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, get_json, image_size, now_s, push
+from tests.dashboard.helpers import Receiver, get_json, image_size, now_s, open_dashboard, push
 from tests.support.records import recognition
-
-
-def open_dashboard(page: Page, receiver: Receiver) -> None:
-    response = page.goto(receiver.page())
-    assert response is not None and response.status == 200
-    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
 
 
 def test_page_loads_with_its_sections(page: Page, receiver: Receiver) -> None:

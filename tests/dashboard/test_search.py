@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, push
-from tests.dashboard.test_live import open_dashboard
+from tests.dashboard.helpers import Receiver, open_dashboard, push
 from tests.support.records import alarm, recognition
 
 
@@ -68,7 +67,12 @@ def test_filters_narrow_the_list_and_export_honours_them(page: Page, receiver: R
     for record in records.values():
         push(receiver, record)
     trace = f"SPX-SRCH-{tag}"
-    push(receiver, alarm(trace_id=trace, code=10004, status=1, user_id=int(tag, 16), photo=" "))
+    push(
+        receiver,
+        alarm(
+            trace_id=trace, code=10004, status=1, user_id=int(tag, 16), photo=" ", description=" "
+        ),
+    )
     key = {name: f"r:{r['data']['uuid']}" for name, r in records.items()}
 
     open_dashboard(page, receiver)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, push, start_receiver
-from tests.dashboard.test_live import open_dashboard
+from tests.dashboard.helpers import Receiver, open_dashboard, push, start_receiver
 from tests.support.records import recognition
 
 

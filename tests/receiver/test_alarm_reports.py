@@ -7,8 +7,7 @@ import time
 from typing import Any
 
 from facepush.receiver import Store
-from tests.receiver.test_store import make
-from tests.support.receiver import Serve
+from tests.support.receiver import Serve, make
 from tests.support.records import alarm, jpeg
 
 

@@ -16,8 +16,7 @@ from facepush.receiver.health import Health
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.query import READERS
-from tests.receiver.test_store import make
-from tests.support.receiver import Serve
+from tests.support.receiver import Serve, make
 from tests.support.records import recognition
 
 

@@ -112,7 +112,7 @@ async def test_the_writer_bisects_a_failing_batch(
 ) -> None:
     """64 items in one batch with one culprit: 13 transactions (1 + 2 per halving) find it,
     not 64 (one by one); an outage (StoreUnavailable) fails the batch in one."""
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     calls: list[int] = []
     poisoned(store, monkeypatch, calls)

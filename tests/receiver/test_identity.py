@@ -98,7 +98,7 @@ async def test_a_repeat_with_other_content_is_acknowledged_counted_and_kept(
 
 
 def test_a_conflict_within_one_batch(store: Store) -> None:
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     a, b = make(recognition("same", user_id="1")), make(recognition("same", user_id="2"))
     again = make(recognition("same", user_id="1"))
@@ -110,7 +110,7 @@ def test_a_conflict_within_one_batch(store: Store) -> None:
 
 
 def test_the_same_record_with_its_fields_in_another_order_is_no_conflict(store: Store) -> None:
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     first = recognition("ordered")
     data = first["data"]
@@ -125,7 +125,7 @@ def test_the_same_record_with_its_fields_in_another_order_is_no_conflict(store: 
 def test_a_record_from_history_and_its_push_are_duplicates_never_conflicts(store: Store) -> None:
     """History renders a pushed record with other fields (no image, fewer keys): whichever
     came first, the other is a plain duplicate."""
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     def history(record: dict[str, Any]) -> Incoming:
         push = decode_push(body(record))

@@ -8,7 +8,6 @@ import sqlite3
 import psycopg
 import pytest
 
-from facepush.protocol import decode_push
 from facepush.receiver import (
     EventFilter,
     Refused,
@@ -19,20 +18,8 @@ from facepush.receiver import (
     schema,
 )
 from facepush.receiver.errors import ReceiverConfigError
-from facepush.receiver.records import incoming
-from facepush.receiver.store import Incoming
-from tests.support.records import alarm, body, jpeg, recognition
-
-
-def make(
-    record: dict[str, object], received_at: int = 1_000, late_after_ms: int = 300_000
-) -> Incoming:
-    return incoming(
-        decode_push(body(record)),
-        source="127.0.0.1",
-        received_at=received_at,
-        late_after_ms=late_after_ms,
-    )
+from tests.support.receiver import make
+from tests.support.records import alarm, jpeg, recognition
 
 
 def test_schema_is_versioned_and_migrating_twice_is_harmless(store: Store) -> None:

@@ -23,8 +23,7 @@ from facepush.receiver.days import bounds, day_of, today
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import EventFilter, Incoming
 from tests.receiver.processes import start_receiver
-from tests.receiver.test_store import make
-from tests.support.receiver import Serve
+from tests.support.receiver import Serve, make
 from tests.support.records import alarm, recognition
 
 DAY = "2024-03-10"

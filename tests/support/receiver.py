@@ -1,5 +1,6 @@
-"""An in-process receiver on a real loopback socket (`running`), and the database URLs of
-the two backends (a fresh SQLite file or a fresh PostgreSQL schema per test)."""
+"""An in-process receiver on a real loopback socket (`running`), the database URLs of the
+two backends (a fresh SQLite file or a fresh PostgreSQL schema per test), the receiver's
+item of a record (`make`), and the OpenAPI document's reply schemas."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+import jsonschema_rs
 import psycopg
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from facepush.protocol import decode_push
 from facepush.receiver import ReceiverSettings, Store, Tuning, create_app
+from facepush.receiver.records import incoming
+from facepush.receiver.store import Incoming
 from tests.support.records import body
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -100,3 +106,22 @@ async def running(
 
 def configured(db_url: str, **overrides: Any) -> ReceiverSettings:
     return ReceiverSettings(db=db_url, **overrides)
+
+
+def make(
+    record: dict[str, object], received_at: int = 1_000, late_after_ms: int = 300_000
+) -> Incoming:
+    """The receiver's item of `record`, as the push path builds it (for the store's tests)."""
+    return incoming(
+        decode_push(body(record)),
+        source="127.0.0.1",
+        received_at=received_at,
+        late_after_ms=late_after_ms,
+    )
+
+
+def reply_validator(document: dict[str, Any], path: str) -> jsonschema_rs.Draft202012Validator:
+    """The documented schema of `GET path`'s 200 reply, its `$ref`s resolved in `document`."""
+    escaped = quote(path.replace("~", "~0").replace("/", "~1"), safe="~")  # JSON pointer in a URI
+    pointer = f"#/paths/{escaped}/get/responses/200/content/application~1json/schema"
+    return jsonschema_rs.Draft202012Validator({**document, "$ref": pointer})

@@ -31,6 +31,7 @@ Image_ = bytes | int | str | None  # bytes: a JPEG; int: a seed; str: as sent; N
 
 def recognition(
     key: int | str | None = None,
+    /,
     *,
     device: str | None = DEVICE_SN,
     name: str | None = "王五",
@@ -76,7 +77,7 @@ def alarm(
     event_time: int | None = None,
     *,
     code: int = 10001,
-    description: str = " ",
+    description: str = "tamper",
     photo: Image_ = None,
     user_id: int | None = None,
     **extra: Any,
