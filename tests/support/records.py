@@ -16,6 +16,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from PIL import Image
@@ -26,7 +27,7 @@ DEVICE_SN = "PSC700C0MC22F02542"
 BASE_S = 1685343715  # Unix seconds of numbered recognition 0
 BASE_MS = 1684381433398  # Unix ms of numbered alarm 0
 
-Image_ = bytes | int | str | None  # bytes: a JPEG; int: a seed; str: as sent; None: absent
+Picture = bytes | int | str | None  # bytes: a JPEG; int: a seed; str: as sent; None: absent
 
 
 def recognition(
@@ -39,7 +40,7 @@ def recognition(
     user_type: int | None = 1,
     passed: bool = True,
     timestamp: int | None = None,
-    image: Image_ = None,
+    image: Picture = None,
     recognition_type: int = 1,
     entry_mode: int = 1,
     abnormal: int = 0,
@@ -78,7 +79,7 @@ def alarm(
     *,
     code: int = 10001,
     description: str = "tamper",
-    photo: Image_ = None,
+    photo: Picture = None,
     user_id: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def _identity(key: int | str | None, prefix: str, base: int, now: int) -> tuple[
     return key or str(uuid.uuid4()), now
 
 
-def _image(image: bytes | int | str, made: Any) -> str:
+def _image(image: bytes | int | str, made: Callable[[int], bytes]) -> str:
     if isinstance(image, int):
         image = made(image)
     return base64.b64encode(image).decode() if isinstance(image, bytes) else image
