@@ -8,4 +8,6 @@
 - `device`: the terminal's helpers (its process, bounded waits, the service factory type).
 - `servers`: receiver and terminal processes of the fault suite, and its bookkeeping.
 - `terminals`: terminal emulator processes (plain and TLS) for the client and CLI tests.
+- `forward`: forwarding in process on a store (short intervals), its bounded waits.
+- `attendance`: the passages the attendance rules read, from test records.
 """
