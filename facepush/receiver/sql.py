@@ -23,7 +23,7 @@ from facepush.receiver.attendance.rules import Direction
 from facepush.receiver.sql_reads import EVENT_COLUMNS, SqlReads, to_event
 from facepush.receiver.store import Incoming, Item, Refused, StoreOutcome
 
-__all__ = ["EVENT_COLUMNS", "Cursor", "Run", "SqlStore", "Statement", "WriteKind", "to_event"]
+__all__ = ["EVENT_COLUMNS", "Result", "Run", "SqlStore", "Statement", "WriteKind", "to_event"]
 
 T = TypeVar("T")
 # A statement with `?` placeholders and its parameters.
@@ -35,7 +35,7 @@ Run = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 WriteKind = Literal["write", "ingest", "migration"]
 
 
-class Cursor(Protocol):
+class Result(Protocol):
     """What the template reads of a statement's result (sqlite3's and psycopg's cursors)."""
 
     @property
@@ -109,10 +109,10 @@ class SqlStore(SqlReads):
 
     # -- connections -------------------------------------------------------------------
 
-    def _run(self, conn: Any, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+    def _run(self, conn: Any, sql: str, params: Sequence[Any] | None = None) -> Result:
         # No parameters: the statement is run as it is (psycopg parses no placeholders).
         if params is None:
-            cursor: Cursor = conn.execute(self._sql(sql))
+            cursor: Result = conn.execute(self._sql(sql))
         else:
             cursor = conn.execute(self._sql(sql), params)
         return cursor

@@ -138,8 +138,6 @@ def event_where(flt: EventFilter, before_id: int | None) -> tuple[str, list[Any]
 
 
 def to_event(row: Sequence[Any]) -> EventRow:
-    fields = row[8]
-    extra = row[9]
     return EventRow(
         id=int(row[0]),
         key=row[1],
@@ -149,8 +147,8 @@ def to_event(row: Sequence[Any]) -> EventRow:
         occurred_at=row[5],
         received_at=int(row[6]),
         late=bool(row[7]),
-        fields=fields.encode() if isinstance(fields, str) else bytes(fields),
-        envelope_extra=extra.encode() if isinstance(extra, str) else extra,
+        fields=row[8],
+        envelope_extra=row[9],
         image_id=row[10],
         image_flag=row[11],
         origin=row[12],

@@ -17,6 +17,8 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
+
 from facepush.errors import ReceiverConfigError
 from facepush.files import private_dir, private_file
 
@@ -37,10 +39,10 @@ class StoreOutcome(enum.Enum):
     QUARANTINED = "quarantined"  # a refused push, kept with a prefix of its body
 
 
-@dataclass(slots=True)
-class Incoming:
-    """One decoded push, ready to store. `fields` is the pushed `data` object as JSON text,
-    unknown fields kept, the base64 image removed (it is stored once in the images table)."""
+class Incoming(msgspec.Struct, frozen=True, kw_only=True):
+    """One decoded push, ready to store, made once (records.incoming). `fields` is the
+    pushed `data` object as JSON text, unknown fields kept, the base64 image removed (it is
+    stored once in the images table); `envelope_extra` the envelope's unknown fields."""
 
     key: str
     type: int
@@ -54,8 +56,8 @@ class Incoming:
     trace_id: str | None
     status: int | None
     code: int | None
-    fields: bytes
-    envelope_extra: bytes | None = None
+    fields: str
+    envelope_extra: str | None = None
     image_id: str | None = None
     image: bytes | None = None
     image_flag: str | None = None
@@ -118,8 +120,8 @@ class EventRow:
     occurred_at: int | None
     received_at: int
     late: bool
-    fields: bytes
-    envelope_extra: bytes | None
+    fields: str  # JSON text, as stored (see Incoming)
+    envelope_extra: str | None
     image_id: str | None
     image_flag: str | None
     origin: str = "push"

@@ -21,7 +21,7 @@ from collections import deque
 from aiohttp import web
 
 from facepush.protocol.jsontext import dump_json
-from facepush.receiver.records import incoming_item
+from facepush.receiver.records import row_body
 from facepush.receiver.settings import STREAM_BUFFER_BYTES
 from facepush.receiver.store import Incoming
 
@@ -84,9 +84,7 @@ class Broadcaster:
         """Called by the writer after each commit, with the records it stored."""
         if not self._clients:
             return
-        messages = [
-            b"event: record\ndata: " + dump_json(incoming_item(item)) + b"\n\n" for item in stored
-        ]
+        messages = [b"event: record\ndata: " + row_body(item) + b"\n\n" for item in stored]
         for client in list(self._clients):
             for message in messages:
                 client.offer(message)

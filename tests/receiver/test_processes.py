@@ -110,11 +110,7 @@ def _seed(store: Store, rows: int) -> None:
     filler = "x" * 400  # ~700 B per CSV row: the whole export is far above the memory bound
     batch: list[Incoming] = []
     for i in range(rows):
-        fields = b'{"uuid":"u-%d","deviceSN":"D%d","pass":true,"note":"%s"}' % (
-            i,
-            i % 50,
-            filler.encode(),
-        )
+        fields = f'{{"uuid":"u-{i}","deviceSN":"D{i % 50}","pass":true,"note":"{filler}"}}'
         batch.append(
             Incoming(
                 key=f"r:u-{i}",

@@ -69,7 +69,7 @@ def _row(n: int, *, kind: str) -> Incoming:
         trace_id=f"T-{n}" if kind == "alarm" else None,
         status=1 if kind == "alarm" else None,
         code=10001 if kind == "alarm" else None,
-        fields=json.dumps(data).encode(),
+        fields=json.dumps(data),
     )
 
 

@@ -54,7 +54,7 @@ def lean(device: str, received_at: int) -> Incoming:
         trace_id=None,
         status=None,
         code=None,
-        fields=b'{"uuid": "x"}',
+        fields='{"uuid": "x"}',
     )
 
 

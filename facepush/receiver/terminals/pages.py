@@ -72,9 +72,8 @@ def decode_page(
             received_at=received_at,
             late_after_ms=ctx.late_after_ms,
             origin="history",
+            serial=ctx.serial or None,
         )
-        if row.device is None and ctx.serial:
-            row.device = ctx.serial
         page.items.append(row)
         page.originals.append(item)
     return page
