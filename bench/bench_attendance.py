@@ -77,7 +77,9 @@ def _records() -> list[Incoming]:
                         trace_id=None,
                         status=None,
                         code=None,
-                        fields=dump_json({"uuid": user_id, "user": {"name": f"P {person}"}}),
+                        fields=dump_json(
+                            {"uuid": user_id, "user": {"name": f"P {person}"}}
+                        ).decode(),
                         user_kind=1,
                         user_name=f"Person {person}",
                     )

@@ -16,11 +16,11 @@ Long-lived GET responses (the live stream, CSV export) are not bounded.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 from aiohttp import web
-
-from facepush.web_types import Handler
+from aiohttp.typedefs import Handler
 
 HEADER_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 60.0
@@ -118,31 +118,37 @@ class ConnectionGuard:
                 connection.request_finished()
 
 
-class GuardedSite(web.TCPSite):
-    """A TCPSite whose connections pass through a ConnectionGuard."""
+async def listen(
+    runner: web.BaseRunner,
+    host: str,
+    port: int,
+    guard: ConnectionGuard,
+    ssl_context: ssl.SSLContext | None = None,
+    *,
+    reuse_port: bool = False,
+) -> asyncio.Server:
+    """Accept connections on host:port for the runner's app, each one through `guard`
+    (`reuse_port`: SO_REUSEPORT, so that several worker processes share the port).
 
-    def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard, **kwargs: Any
-    ) -> None:
-        super().__init__(runner, host, port, **kwargs)
-        self._guard = guard
+    aiohttp documents `runner.server` (a `web.Server`) as a protocol factory compatible
+    with `loop.create_server`; wrapping it is all the guard needs, so no site class (and
+    none of its private attributes) is involved. The asyncio server returned is not one of
+    the runner's sites: close it before `runner.cleanup()`.
+    """
+    server = runner.server
+    if server is None:
+        raise RuntimeError("call `await runner.setup()` before listening")
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        guard.wrap(server),
+        host,
+        port,
+        ssl=ssl_context,
+        reuse_address=True,
+        reuse_port=reuse_port or None,
+    )
 
-    async def start(self) -> None:
-        await web.BaseSite.start(self)
-        server = self._runner.server
-        assert server is not None
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._guard.wrap(server),
-            self._host,
-            self._port,
-            ssl=self._ssl_context,
-            backlog=self._backlog,
-            reuse_address=self._reuse_address,
-            reuse_port=self._reuse_port,
-        )
 
-    @property
-    def bound_port(self) -> int:
-        sockets = getattr(self._server, "sockets", None)
-        return int(sockets[0].getsockname()[1]) if sockets else self._port
+def bound_port(listener: asyncio.Server) -> int:
+    """The port a listener got (the one asked for, or the free one for port 0)."""
+    return int(listener.sockets[0].getsockname()[1])

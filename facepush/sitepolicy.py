@@ -33,11 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 from yarl import URL
 
 from facepush.web import envelope, is_loopback
-from facepush.web_types import Handler
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = frozenset({"localhost"})

@@ -6,11 +6,9 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from facepush.errors import FacepushError
-
-
-class TLSConfigError(FacepushError):
-    """A certificate, key or CA file that cannot be used."""
+from facepush.errors import (
+    TLSConfigError as TLSConfigError,  # defined in facepush.errors; exported here as before
+)
 
 
 def server_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
@@ -18,7 +16,10 @@ def server_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
     try:
         context.load_cert_chain(str(cert), str(key))
     except (OSError, ssl.SSLError) as exc:
-        raise TLSConfigError(f"cannot load --tls-cert {cert} / --tls-key {key}: {exc}") from None
+        raise TLSConfigError(
+            f"cannot load --tls-cert {cert} / --tls-key {key}: {exc}; give readable PEM "
+            "files of the certificate chain and its private key"
+        ) from None
     return context
 
 
@@ -29,7 +30,10 @@ def client_context(ca: str | Path | None = None, insecure: bool = False) -> ssl.
         try:
             context.load_verify_locations(cafile=str(ca))
         except (OSError, ssl.SSLError) as exc:
-            raise TLSConfigError(f"cannot load --ca {ca}: {exc}") from None
+            raise TLSConfigError(
+                f"cannot load --ca {ca}: {exc}; give a readable PEM file of the CA "
+                "certificates to trust"
+            ) from None
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

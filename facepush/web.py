@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler  # exported here as before
 
-from facepush.errors import FacepushError
-from facepush.guard import ConnectionGuard, GuardedSite
+from facepush.errors import ListenError
+from facepush.guard import ConnectionGuard, bound_port, listen
 from facepush.protocol.jsontext import dump_json
-from facepush.web_types import Handler
 
 __all__ = [
     "Handler",
@@ -26,10 +26,6 @@ __all__ = [
     "parse_listen",
     "serve_until_stopped",
 ]
-
-
-class ListenError(FacepushError):
-    """A `--listen` value or bind choice that cannot be used."""
 
 
 def envelope(
@@ -87,17 +83,8 @@ async def serve_until_stopped(
     app.middlewares.insert(0, guard.middleware)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = GuardedSite(
-        runner,
-        host,
-        port,
-        guard,
-        ssl_context=ssl_context,
-        reuse_address=True,
-        reuse_port=reuse_port or None,
-    )
     try:
-        await site.start()
+        listener = await listen(runner, host, port, guard, ssl_context, reuse_port=reuse_port)
     except OSError as exc:
         await runner.cleanup()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -106,13 +93,14 @@ async def serve_until_stopped(
     # Handlers first: whoever reads the announcement may signal at once.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    url = url_of(host, site.bound_port, ssl_context is not None)
+    url = url_of(host, bound_port(listener), ssl_context is not None)
     (announce or _print)(url)
     try:
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        listener.close()  # no new connections; the runner then shuts the open ones down
         await runner.cleanup()
 
 

@@ -4,8 +4,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
-from tests.support import running_processes
+from tests.support.processes import running_processes
+from tests.support.terminals import PASSWORD, USERNAME, Terminal, start_terminal
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -35,3 +37,28 @@ def pg_dsn() -> str:
     import os
 
     return os.environ.get("FACEPUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="module")
+def plain_terminal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
+    terminal = start_terminal(tmp_path_factory.mktemp("plain"))
+    yield terminal
+    terminal.process.stop()
+
+
+@pytest.fixture(scope="module")
+def secure_terminal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
+    """A terminal with an account and TLS on its API, certificate from a private CA."""
+    tmp = tmp_path_factory.mktemp("secure")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file, ca_file = tmp / "cert.pem", tmp / "key.pem", tmp / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    terminal = start_terminal(
+        tmp, "--username", USERNAME, "--password", PASSWORD, tls=(cert_file, key_file)
+    )
+    terminal.ca_file = ca_file
+    yield terminal
+    terminal.process.stop()

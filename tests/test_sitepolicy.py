@@ -19,7 +19,7 @@ from facepush.sitepolicy import (
     install,
     split_host,
 )
-from tests.support import LOOPBACK
+from tests.support.processes import LOOPBACK
 
 JSON = {"Content-Type": "application/json"}
 Start = Callable[[SitePolicy], Awaitable[str]]

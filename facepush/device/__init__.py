@@ -9,7 +9,18 @@ stream and clock;
 from facepush.backoff import Backoff
 from facepush.device.clock import TerminalClock
 from facepush.device.delivery import Deliverer, DeliveryStats
-from facepush.device.errors import (
+from facepush.device.history import AsyncHistory, History, HistoryEntry
+from facepush.device.live import LiveHub
+from facepush.device.memory_history import MemoryHistory
+from facepush.device.memory_outbox import MemoryOutbox
+from facepush.device.outbox import CachedRecord, NewRecord, Outbox, WhenFull
+from facepush.device.sender import Destination
+from facepush.device.service import PushService, RecordResult
+from facepush.device.settings import DeviceSettings
+from facepush.device.sqlite_history import SQLiteHistory
+from facepush.device.sqlite_outbox import SQLiteOutbox
+from facepush.device.window import AdaptiveWindow, FixedWindow
+from facepush.errors import (
     AuthError,
     BatchTooLargeError,
     CacheFullError,
@@ -18,17 +29,6 @@ from facepush.device.errors import (
     NotRunningError,
     SetupError,
 )
-from facepush.device.history import AsyncHistory, History, HistoryEntry
-from facepush.device.live import LiveHub
-from facepush.device.memory_history import MemoryHistory
-from facepush.device.memory_outbox import MemoryOutbox
-from facepush.device.outbox import NewRecord, Outbox, StoredRecord, WhenFull
-from facepush.device.sender import Destination
-from facepush.device.service import PushService, RecordResult
-from facepush.device.settings import DeviceSettings
-from facepush.device.sqlite_history import SQLiteHistory
-from facepush.device.sqlite_outbox import SQLiteOutbox
-from facepush.device.window import AdaptiveWindow, FixedWindow
 
 __all__ = [
     "AdaptiveWindow",
@@ -37,6 +37,7 @@ __all__ = [
     "Backoff",
     "BatchTooLargeError",
     "CacheFullError",
+    "CachedRecord",
     "DataDirError",
     "Deliverer",
     "DeliveryStats",
@@ -57,7 +58,6 @@ __all__ = [
     "SQLiteHistory",
     "SQLiteOutbox",
     "SetupError",
-    "StoredRecord",
     "TerminalClock",
     "WhenFull",
 ]

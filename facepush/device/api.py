@@ -12,16 +12,17 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from facepush.device.auth import Accounts
-from facepush.device.errors import (
-    AuthError,
-    BatchTooLargeError,
-    CacheFullError,
-    TooManyFailures,
-)
 from facepush.device.report import render_metrics
 from facepush.device.service import PushService
 from facepush.device.terminal_api import PING_PATH, add_terminal_routes
-from facepush.errors import DecodeError
+from facepush.errors import (
+    AuthError,
+    BatchTooLargeError,
+    CacheFullError,
+    ConfigError,
+    DecodeError,
+    TooManyFailures,
+)
 from facepush.metrics import CONTENT_TYPE
 from facepush.protocol.encode import to_plain
 from facepush.protocol.jsontext import parse_json
@@ -78,7 +79,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response
-    except DecodeError as exc:
+    except (DecodeError, ConfigError) as exc:
         return envelope(code=BAD_REQUEST, msg=str(exc), status=BAD_REQUEST)
     except AuthError as exc:
         return envelope(code=exc.code, msg=str(exc), status=401)

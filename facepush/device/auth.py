@@ -17,8 +17,7 @@ from typing import Any
 
 import jwt
 
-from facepush.device.errors import AuthError
-from facepush.errors import ConfigError
+from facepush.errors import AuthError, DecodeError, SetupError
 
 UNAUTHORIZED = 401
 ACCOUNT_NOT_EXIST = 1000
@@ -29,7 +28,7 @@ MIN_VALID_MINUTES, MAX_VALID_MINUTES, DEFAULT_VALID_MINUTES = 1, 1440, 5
 class Accounts:
     def __init__(self, username: str | None, password: str | None, key: bytes) -> None:
         if (username is None) != (password is None):
-            raise ConfigError("--username/--password", "give both or neither")
+            raise SetupError("--username/--password: give both or neither")
         self.username = username
         self._password = password
         self._key = token_key(key, username, password)
@@ -39,15 +38,15 @@ class Accounts:
         return self.username is not None
 
     def login(self, body: Any) -> dict[str, Any]:
-        """The reply data of a login: `{"token", "validTime"}`; raises AuthError/ConfigError."""
+        """The reply data of a login: `{"token", "validTime"}`; raises AuthError/DecodeError."""
         if not isinstance(body, dict):
-            raise ConfigError("body", "expected a JSON object with username and password")
+            raise DecodeError("body", "expected a JSON object with username and password")
         for name in ("username", "password"):
             if not isinstance(body.get(name), str):
-                raise ConfigError(name, "is required (a string)")
+                raise DecodeError(name, "is required (a string)")
         minutes = body.get("validTime", DEFAULT_VALID_MINUTES)
         if type(minutes) is not int or not MIN_VALID_MINUTES <= minutes <= MAX_VALID_MINUTES:
-            raise ConfigError(
+            raise DecodeError(
                 "validTime",
                 f"must be whole minutes from {MIN_VALID_MINUTES} to {MAX_VALID_MINUTES}, "
                 f"got {minutes!r}",

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from facepush.device.outbox import ALARM, RECOGNITION, Counts, StoredRecord
+from facepush.device.outbox import ALARM, RECOGNITION, CachedRecord, Counts
 from facepush.device.threads import OutboxThreads
 
 log = logging.getLogger("facepush.device")
@@ -35,7 +35,7 @@ class _Cursor:
     """Where the forward pass over one kind's queue stands."""
 
     after_seq: int = 0
-    buffer: deque[StoredRecord] = field(default_factory=deque)
+    buffer: deque[CachedRecord] = field(default_factory=deque)
     # Per buffered page: its last seq, and the delete batches committed before it was read.
     pages: deque[tuple[int, int]] = field(default_factory=deque)
     exhausted: bool = False  # the last read reached the end of the queue
@@ -71,7 +71,7 @@ class Backlog:
         self.in_flight: set[int] = set()  # seqs being sent
         self._acked: dict[int, int] = {}  # seq -> the delete batch that removed it (0: none yet)
         self._unsettled = {kind: 0 for kind in KINDS}  # acknowledged, delete not committed
-        self._pending: list[StoredRecord] = []  # acknowledged, delete not started
+        self._pending: list[CachedRecord] = []  # acknowledged, delete not started
         self._batches = 0  # delete batches committed
         self._ack_wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -113,7 +113,7 @@ class Backlog:
             cursor.rewinds += 1
             cursor.reading = None  # a read-ahead still running finds itself stale
 
-    async def next(self, deferred: dict[int, float], now: float) -> StoredRecord | None:
+    async def next(self, deferred: dict[int, float], now: float) -> CachedRecord | None:
         """The next record to send, or None when every queued one is in flight,
         acknowledged or deferred. `deferred` maps a refused seq to the time (monotonic) it
         may be sent again: one due by `now` is taken out of it and returned."""
@@ -144,7 +144,7 @@ class Backlog:
                 return record
         return None
 
-    def acknowledged(self, record: StoredRecord) -> None:
+    def acknowledged(self, record: CachedRecord) -> None:
         """The receiver acknowledged `record`: skip it from now on, delete it soon."""
         self._acked[record.seq] = 0
         self._unsettled[record.kind] += 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from facepush.device.errors import DataDirError
+from facepush.errors import DataDirError
 from facepush.files import write_atomically
 from facepush.protocol.device import DEFAULT_ZONE, DeviceTime, TimeUpdate
 from facepush.protocol.times import now_ms
@@ -99,5 +99,6 @@ class TerminalClock:
             write_atomically(self._path, msgspec.json.encode(self.state))
         except OSError as exc:
             raise DataDirError(
-                f"cannot save the clock settings {self._path}: {exc.strerror or exc}"
+                f"cannot save the clock settings {self._path}: {exc.strerror or exc}; check "
+                "that the --data directory is writable"
             ) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from facepush.device.errors import DataDirError
+from facepush.errors import DataDirError
 from facepush.files import private_dir, private_file, write_atomically
 from facepush.protocol.models import Subscription
 
@@ -35,7 +35,8 @@ class DataDir:
             self._lock = open(lock, "a+b")  # noqa: SIM115 - held while open
         except OSError as exc:
             raise DataDirError(
-                f"cannot use data directory {self.path}: {exc.strerror or exc}"
+                f"cannot use data directory {self.path}: {exc.strerror or exc}; give a "
+                "writable --data directory"
             ) from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -30,11 +30,11 @@ import aiohttp
 
 from facepush.backoff import Backoff
 from facepush.device.backlog import KINDS, Backlog
-from facepush.device.outbox import Outbox, StoredRecord
+from facepush.device.outbox import CachedRecord, Outbox
 from facepush.device.sender import Attempt, Destination, post_record
 from facepush.device.threads import OutboxThreads
 from facepush.device.window import AdaptiveWindow, FixedWindow
-from facepush.protocol.ack import Outcome
+from facepush.protocol.ack import DeliveryOutcome
 from facepush.protocol.times import now_ms
 
 log = logging.getLogger("facepush.device")
@@ -212,7 +212,7 @@ class Deliverer:
 
     # -- one record --------------------------------------------------------------------
 
-    async def _deliver(self, record: StoredRecord, dest: Destination) -> None:
+    async def _deliver(self, record: CachedRecord, dest: Destination) -> None:
         assert self._session is not None
         try:
             attempt = await post_record(self._session, dest, record.key, record.body)
@@ -220,9 +220,9 @@ class Deliverer:
             self.window.release()
             self.backlog.in_flight.discard(record.seq)
         outcome = attempt.verdict.outcome
-        if outcome is Outcome.DELIVERED:
+        if outcome is DeliveryOutcome.DELIVERED:
             self._on_delivered(record, attempt)
-        elif outcome is Outcome.REFUSED:
+        elif outcome is DeliveryOutcome.REFUSED:
             self.window.record(attempt.rtt, True)  # the receiver coped; not congestion
             try:
                 await self._on_refused(record, attempt.verdict.reason)
@@ -234,7 +234,7 @@ class Deliverer:
             self._failed(attempt.verdict.reason, pause=True)
         self._wake.set()
 
-    def _on_delivered(self, record: StoredRecord, attempt: Attempt) -> None:
+    def _on_delivered(self, record: CachedRecord, attempt: Attempt) -> None:
         self.window.record(attempt.rtt, True)
         refusals = self._refusals
         refusals.successes += 1
@@ -249,7 +249,7 @@ class Deliverer:
         stats.latency_sum += max(0, now - record.accepted_at) / 1000
         self.backlog.acknowledged(record)
 
-    async def _on_refused(self, record: StoredRecord, reason: str) -> None:
+    async def _on_refused(self, record: CachedRecord, reason: str) -> None:
         seq, refusals, outbox = record.seq, self._refusals, self._threads.outbox
         since = refusals.since.setdefault(seq, refusals.successes)
         attempts = await self._threads.call(outbox.note_refusal, seq, reason)

@@ -14,8 +14,8 @@ from facepush.device.outbox import (
     RECOGNITION,
     SET_ASIDE,
     BaseOutbox,
+    CachedRecord,
     NewRecord,
-    StoredRecord,
     WhenFull,
 )
 from facepush.protocol.limits import CACHE_LIMIT
@@ -31,16 +31,16 @@ class MemoryOutbox(BaseOutbox):
     ) -> None:
         super().__init__(limit, when_full)
         self._next_seq = 1
-        self._records: dict[int, StoredRecord] = {}
+        self._records: dict[int, CachedRecord] = {}
         self._state: dict[int, int] = {}
         # Seqs per kind in increasing order (append-only); entries whose record is gone are
         # skipped and compacted away now and then, so lookups stay O(log n).
         self._order: dict[int, list[int]] = {RECOGNITION: [], ALARM: []}
         self._dead: dict[int, int] = {RECOGNITION: 0, ALARM: 0}
 
-    def peek(self, kind: int, after_seq: int, limit: int) -> list[StoredRecord]:
+    def peek(self, kind: int, after_seq: int, limit: int) -> list[CachedRecord]:
         order = self._order[kind]
-        out: list[StoredRecord] = []
+        out: list[CachedRecord] = []
         for i in range(bisect.bisect_right(order, after_seq), len(order)):
             seq = order[i]
             if self._state.get(seq) == QUEUED:
@@ -49,7 +49,7 @@ class MemoryOutbox(BaseOutbox):
                     break
         return out
 
-    def list_set_aside(self, after_seq: int, limit: int) -> list[StoredRecord]:
+    def list_set_aside(self, after_seq: int, limit: int) -> list[CachedRecord]:
         aside = sorted(s for s, state in self._state.items() if state == SET_ASIDE)
         return [self._records[seq] for seq in aside if seq > after_seq][:limit]
 
@@ -79,7 +79,7 @@ class MemoryOutbox(BaseOutbox):
         seqs = list(range(self._next_seq, self._next_seq + len(records)))
         self._next_seq += len(records)
         for seq, new in zip(seqs, records, strict=True):
-            self._records[seq] = StoredRecord(seq, new.kind, new.key, new.body, 0, accepted_at)
+            self._records[seq] = CachedRecord(seq, new.kind, new.key, new.body, 0, accepted_at)
             self._state[seq] = QUEUED
             self._order[new.kind].append(seq)
         return seqs

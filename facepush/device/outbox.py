@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from facepush.device.errors import BatchTooLargeError, CacheFullError
+from facepush.errors import BatchTooLargeError, CacheFullError
 
 RECOGNITION = 0
 ALARM = 1
@@ -50,7 +50,9 @@ class NewRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredRecord:
+class CachedRecord:
+    """A record as the outbox (the terminal's cache) holds it; "store" is the receiver's."""
+
     seq: int
     kind: int
     key: str
@@ -96,7 +98,7 @@ class Outbox(Protocol):
         BatchTooLargeError and then stores nothing."""
         ...
 
-    def peek(self, kind: int, after_seq: int, limit: int) -> list[StoredRecord]:
+    def peek(self, kind: int, after_seq: int, limit: int) -> list[CachedRecord]:
         """Up to `limit` queued records of `kind` with seq > `after_seq`, in seq order.
 
         Read-only (like `list_set_aside`): may run on a reader thread beside a write, and
@@ -117,7 +119,7 @@ class Outbox(Protocol):
         when it is not queued (gone, or aside already)."""
         ...
 
-    def list_set_aside(self, after_seq: int, limit: int) -> list[StoredRecord]: ...
+    def list_set_aside(self, after_seq: int, limit: int) -> list[CachedRecord]: ...
 
     def replay(self, seqs: Sequence[int] | None) -> int:
         """Put set-aside records (all, or those in `seqs`) back in the queue; returns how many."""
@@ -262,10 +264,10 @@ class BaseOutbox(ABC):
         `seqs`); returns each one's kind."""
 
     @abstractmethod
-    def peek(self, kind: int, after_seq: int, limit: int) -> list[StoredRecord]: ...
+    def peek(self, kind: int, after_seq: int, limit: int) -> list[CachedRecord]: ...
 
     @abstractmethod
-    def list_set_aside(self, after_seq: int, limit: int) -> list[StoredRecord]: ...
+    def list_set_aside(self, after_seq: int, limit: int) -> list[CachedRecord]: ...
 
     @abstractmethod
     def note_refusal(self, seq: int, reason: str) -> int: ...

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from facepush.protocol.ack import Outcome, Verdict, classify_reply
+from facepush.protocol.ack import DeliveryOutcome, Verdict, classify_reply
 from facepush.protocol.identity import header_problem
 from facepush.protocol.signing import sign_headers
 
@@ -61,26 +61,28 @@ async def post_record(
     if dest.signing_key is not None and (problem := header_problem(key)) is not None:
         # Refused at intake now; a record cached by an older version may still hold one.
         reason = f"not sent: identity {key!r} cannot be the webhook-id header (it {problem})"
-        return Attempt(Verdict(Outcome.REFUSED, reason), 0.0)
+        return Attempt(Verdict(DeliveryOutcome.REFUSED, reason), 0.0)
     try:
         verdict = await _send(session, dest, key, body)
     except TimeoutError:
-        verdict = Verdict(Outcome.RETRY, f"no reply within {dest.timeout:g} s")
+        verdict = Verdict(DeliveryOutcome.RETRY, f"no reply within {dest.timeout:g} s")
     except aiohttp.ClientConnectorCertificateError as exc:
         verdict = Verdict(
-            Outcome.RETRY,
+            DeliveryOutcome.RETRY,
             f"TLS certificate of {dest.url} not trusted ({exc.certificate_error}); "
             "give the receiver's CA with --ca FILE",
         )
     except aiohttp.ClientSSLError as exc:
-        verdict = Verdict(Outcome.RETRY, f"TLS failure talking to {dest.url}: {exc}")
+        verdict = Verdict(DeliveryOutcome.RETRY, f"TLS failure talking to {dest.url}: {exc}")
     except aiohttp.ClientConnectorError as exc:
-        verdict = Verdict(Outcome.RETRY, f"cannot connect to {dest.url}: {exc.os_error}")
+        verdict = Verdict(DeliveryOutcome.RETRY, f"cannot connect to {dest.url}: {exc.os_error}")
     except (aiohttp.ClientError, OSError) as exc:
-        verdict = Verdict(Outcome.RETRY, f"connection to {dest.url} failed: {_describe(exc)}")
+        verdict = Verdict(
+            DeliveryOutcome.RETRY, f"connection to {dest.url} failed: {_describe(exc)}"
+        )
     except Exception as exc:  # not the network: something about this request (or a bug)
         log.exception("push of %r failed", key)
-        verdict = Verdict(Outcome.REFUSED, f"not sent: {_describe(exc)}")
+        verdict = Verdict(DeliveryOutcome.REFUSED, f"not sent: {_describe(exc)}")
     return Attempt(verdict, time.monotonic() - started)
 
 
@@ -101,7 +103,9 @@ async def _send(
         reply = await _read_bounded(resp)
         if reply is None:
             resp.close()  # drop the connection: the rest of the reply is never read
-            return Verdict(Outcome.RETRY, f"{_TOO_LARGE} (HTTP {resp.status}); connection dropped")
+            return Verdict(
+                DeliveryOutcome.RETRY, f"{_TOO_LARGE} (HTTP {resp.status}); connection dropped"
+            )
         return classify_reply(resp.status, reply)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from facepush.device.api import make_app
 from facepush.device.auth import Accounts
-from facepush.device.errors import SetupError
 from facepush.device.service import PushService
 from facepush.device.settings import DeviceSettings
+from facepush.errors import SetupError
 from facepush.sitepolicy import SitePolicy, allowed_hosts_for
 from facepush.tls import server_context
 from facepush.web import is_loopback, parse_listen, serve_until_stopped

@@ -29,7 +29,6 @@ from facepush.backoff import Backoff
 from facepush.device.clock import TerminalClock
 from facepush.device.datadir import DataDir
 from facepush.device.delivery import Deliverer
-from facepush.device.errors import BatchTooLargeError, NotRunningError
 from facepush.device.history import AsyncHistory, History
 from facepush.device.info import device_info
 from facepush.device.intake import Handed, prepare
@@ -42,6 +41,7 @@ from facepush.device.settings import DeviceSettings
 from facepush.device.sqlite_history import SQLiteHistory
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.threads import OutboxThreads
+from facepush.errors import BatchTooLargeError, NotRunningError
 from facepush.protocol.device import DeviceInfo, DeviceTime, parse_time_update
 from facepush.protocol.jsontext import parse_json
 from facepush.protocol.models import Subscription

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from facepush.checks import at_least, between, existing_file, listen_address, signing_secret
-from facepush.device.errors import SetupError
 from facepush.device.history import HISTORY_IMAGES, HISTORY_LIMIT
 from facepush.device.outbox import WhenFull
+from facepush.errors import SetupError
 from facepush.protocol.limits import CACHE_LIMIT
 from facepush.settings import Option, Settings
 

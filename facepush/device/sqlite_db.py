@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from facepush.device.errors import DataDirError
+from facepush.errors import DataDirError
 from facepush.files import private_file
 
 

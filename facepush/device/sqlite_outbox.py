@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from facepush.device.outbox import QUEUED, SET_ASIDE, BaseOutbox, NewRecord, StoredRecord, WhenFull
+from facepush.device.outbox import QUEUED, SET_ASIDE, BaseOutbox, CachedRecord, NewRecord, WhenFull
 from facepush.device.sqlite_db import open_reader, open_sqlite, opening, transaction
 from facepush.protocol.limits import CACHE_LIMIT
 
@@ -73,20 +73,20 @@ class SQLiteOutbox(BaseOutbox):
         finally:
             self._db.execute("PRAGMA synchronous=FULL")
 
-    def peek(self, kind: int, after_seq: int, limit: int) -> list[StoredRecord]:
+    def peek(self, kind: int, after_seq: int, limit: int) -> list[CachedRecord]:
         rows = self._reader.execute(
             f"SELECT {_COLUMNS} FROM records WHERE state = 0 AND kind = ? AND seq > ? "
             "ORDER BY seq LIMIT ?",
             (kind, after_seq, limit),
         )
-        return [StoredRecord(*row) for row in rows]
+        return [CachedRecord(*row) for row in rows]
 
-    def list_set_aside(self, after_seq: int, limit: int) -> list[StoredRecord]:
+    def list_set_aside(self, after_seq: int, limit: int) -> list[CachedRecord]:
         rows = self._reader.execute(
             f"SELECT {_COLUMNS} FROM records WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?",
             (SET_ASIDE, after_seq, limit),
         )
-        return [StoredRecord(*row) for row in rows]
+        return [CachedRecord(*row) for row in rows]
 
     def note_refusal(self, seq: int, reason: str) -> int:
         with self._transaction():

@@ -4,7 +4,13 @@ The device, the receiver and the tools import these; none of them re-states a ru
 "Ruling N" in this package (and elsewhere) is a ruling of docs/protocol-rulings.md.
 """
 
-from facepush.protocol.ack import Outcome, Verdict, classify_reply, failure_reply, success_reply
+from facepush.protocol.ack import (
+    DeliveryOutcome,
+    Verdict,
+    classify_reply,
+    failure_reply,
+    success_reply,
+)
 from facepush.protocol.codes import (
     AbnormalType,
     AlarmCode,
@@ -51,13 +57,13 @@ __all__ = [
     "AlarmCode",
     "AlarmStatus",
     "CodeTable",
+    "DeliveryOutcome",
     "EntryMode",
     "Event",
     "EventType",
     "Group",
     "Mask",
     "Mode",
-    "Outcome",
     "Push",
     "Recognition",
     "RecognitionType",

@@ -23,7 +23,9 @@ _RETRYABLE_4XX = {408, 429}
 _reply_decoder = msgspec.json.Decoder(Reply)
 
 
-class Outcome(Enum):
+class DeliveryOutcome(Enum):
+    """How one delivery attempt of a push ended, judged from the receiver's reply."""
+
     DELIVERED = "delivered"  # acknowledged: the record may be removed from the cache
     RETRY = "retry"  # the receiver is down, failing or slow: keep and retry
     REFUSED = "refused"  # the receiver refused this record specifically
@@ -31,30 +33,30 @@ class Outcome(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    outcome: Outcome
+    outcome: DeliveryOutcome
     reason: str  # why, in words, for status pages and logs ("" when delivered)
 
     @property
     def delivered(self) -> bool:
-        return self.outcome is Outcome.DELIVERED
+        return self.outcome is DeliveryOutcome.DELIVERED
 
 
 def classify_reply(status: int, body: bytes) -> Verdict:
     """Judge a receiver's HTTP reply to one push."""
     if 400 <= status < 500 and status not in _RETRYABLE_4XX:
-        return Verdict(Outcome.REFUSED, f"HTTP {status}{_detail(body)}")
+        return Verdict(DeliveryOutcome.REFUSED, f"HTTP {status}{_detail(body)}")
     if not 200 <= status < 300:
-        return Verdict(Outcome.RETRY, f"HTTP {status}{_detail(body)}")
+        return Verdict(DeliveryOutcome.RETRY, f"HTTP {status}{_detail(body)}")
     try:
         reply = _reply_decoder.decode(body)
     except msgspec.DecodeError:
-        return Verdict(Outcome.RETRY, f"HTTP {status} with a body that is not a JSON reply")
+        return Verdict(DeliveryOutcome.RETRY, f"HTTP {status} with a body that is not a JSON reply")
     if reply.code == SUCCESS:
-        return Verdict(Outcome.DELIVERED, "")
+        return Verdict(DeliveryOutcome.DELIVERED, "")
     reason = f"reply code {reply.code}" + (f": {reply.text}" if reply.text else "")
     if 400 <= reply.code < 500:
-        return Verdict(Outcome.REFUSED, reason)
-    return Verdict(Outcome.RETRY, reason)
+        return Verdict(DeliveryOutcome.REFUSED, reason)
+    return Verdict(DeliveryOutcome.RETRY, reason)
 
 
 def _detail(body: bytes) -> str:

@@ -1,41 +1,41 @@
-"""Turning decoded records back into plain JSON values, with unknown fields restored."""
+"""Turning decoded records back into plain JSON values, with unknown fields restored.
+
+msgspec's C encoder does the walk over the structs (`to_builtins`: wire names, enums as
+their values); what is left here is the protocol's rule for the result: a field that was
+absent (None) stays absent, and the unknown fields (`extra`) are merged back where they
+were. This runs for every push the receiver stores, so it is kept that cheap.
+"""
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
-from facepush.protocol.models import Event, Push
+from facepush.protocol.models import _EXTRA, Push
 
 
 def to_plain(value: msgspec.Struct) -> dict[str, Any]:
-    """The record as the terminal sent it: wire names, `extra` merged back, absent stays absent."""
-    out: dict[str, Any] = {}
-    for field in _fields(type(value)):
-        item = getattr(value, field.name)
-        if field.name == "extra":
-            continue
-        if isinstance(item, msgspec.Struct):
-            item = to_plain(item)
-        elif isinstance(item, list):
-            item = [to_plain(i) if isinstance(i, msgspec.Struct) else i for i in item]
-        if item is None and field.default is None:
-            continue
-        out[field.encode_name] = item
-    out.update(getattr(value, "extra", {}))
-    return out
-
-
-@functools.cache
-def _fields(model: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
-    return msgspec.structs.fields(model)  # slow (evaluates annotations): once per model
-
-
-def event_fields(event: Event) -> dict[str, Any]:
-    return to_plain(event)
+    """The record as the terminal sent it: wire names, `extra` merged back, absent stays
+    absent (every optional field of the models defaults to None)."""
+    return cast(dict[str, Any], _plain(msgspec.to_builtins(value)))
 
 
 def push_to_plain(push: Push) -> dict[str, Any]:
-    return {"type": int(push.type), "data": to_plain(push.data), **push.extra}
+    """The whole envelope: `{"type": ..., "data": {...}}` and its unknown fields."""
+    return to_plain(push)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        extra = None
+        for key, item in value.items():
+            if key == _EXTRA:
+                extra = item
+            elif item is not None:
+                out[key] = _plain(item) if isinstance(item, dict | list) else item
+        if extra:
+            out.update(extra)
+        return out
+    return [_plain(item) if isinstance(item, dict | list) else item for item in value]

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from facepush.errors import DecodeError
+from facepush.protocol.codes import EventType
 
 if TYPE_CHECKING:
     from facepush.protocol.models import Push
@@ -70,7 +71,7 @@ def check_sendable(push: Push, path: str = "") -> None:
     while records are cached). A receiver does not: other firmware, which does not sign,
     may send such identities, and refusing them would only make that terminal retry them.
     """
-    field = "trace_id" if push.is_alarm else "uuid"
+    field = "trace_id" if push.type is EventType.ALARM else "uuid"
     value: str = getattr(push.data, field)
     problem = header_problem(value)
     size = len(value.encode("utf-8")) if problem is None else 0

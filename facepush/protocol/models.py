@@ -134,10 +134,6 @@ class Push(msgspec.Struct, kw_only=True):
         """When it happened, ms since epoch, normalised (ruling 5)."""
         return self.data.occurred_at
 
-    @property
-    def is_alarm(self) -> bool:
-        return self.type is EventType.ALARM
-
 
 class Reply(msgspec.Struct, kw_only=True):
     """The receiver's answer to a push. The spec's table says `message`, its example `msg`."""

@@ -14,21 +14,13 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from facepush.errors import ProtocolError
+from facepush.errors import (
+    SignatureError as SignatureError,  # defined in facepush.errors; exported here as before
+)
 
 TOLERANCE_S = 300  # the reference libraries' window for webhook-timestamp
 _PREFIX = "whsec_"
 MIN_KEY_BYTES = 16  # a shorter HMAC key is guessable; the reference secrets are 24-32 bytes
-
-
-class SignatureError(ProtocolError):
-    """A push's Standard Webhooks signature is missing, malformed, stale or wrong; `reason`
-    says which in one word (`missing`, `malformed`, `stale`, `mismatch`; `secret` for an
-    unusable secret), for counting."""
-
-    def __init__(self, message: str, reason: str = "secret") -> None:
-        self.reason = reason
-        super().__init__(message)
 
 
 def parse_secret(secret: str) -> bytes:

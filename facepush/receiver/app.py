@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -14,15 +14,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from facepush.errors import ReceiverConfigError, StoreUnavailable
 from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
 from facepush.protocol.signing import parse_secret
 from facepush.protocol.times import now_ms
 from facepush.receiver import dashboard
 from facepush.receiver.attendance.api import AttendanceApi
 from facepush.receiver.auth import token_middleware
-from facepush.receiver.backends import open_store
 from facepush.receiver.budget import BodyBudget
-from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
 from facepush.receiver.export import export_csv
 from facepush.receiver.forward import api as forward_api
 from facepush.receiver.forward.positions import positions_for
@@ -33,7 +32,7 @@ from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
 from facepush.receiver.settings import ReceiverSettings, Tuning
-from facepush.receiver.store import Incoming, QuarantineLimits, Store
+from facepush.receiver.store import Incoming, QuarantineLimits, Store, open_store
 from facepush.receiver.stream import Broadcaster
 from facepush.receiver.stream_feed import StoreFeed
 from facepush.receiver.terminals.manager import Terminals
@@ -191,42 +190,47 @@ def create_app(
     app.router.add_get("/openapi.yaml", _openapi)
     dashboard.add_routes(app)
 
-    purge_task: list[asyncio.Task[None]] = []
-
-    async def startup(app: web.Application) -> None:
-        writer.start()
-        await terminals.start()
-        forwarding.start()
-        for part in (feed, shared):
-            if part is not None:
-                part.start()
-        if settings.keep_images is not None:
-            purge_task.append(asyncio.create_task(_purge_loop(app, settings.keep_images)))
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        """Start the writer, the managed terminals, forwarding, the workers' shared parts and
+        image retention; on cleanup stop them and close what the app holds (whatever part of
+        the start-up got done)."""
+        purge: asyncio.Task[None] | None = None
+        try:
+            writer.start()
+            await terminals.start()
+            forwarding.start()
+            for part in (feed, shared):
+                if part is not None:
+                    part.start()
+            if settings.keep_images is not None:
+                purge = asyncio.create_task(_purge_loop(app, settings.keep_images))
+            yield
+        finally:
+            if purge is not None:
+                purge.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purge
+            for part in (feed, shared):
+                if part is not None:
+                    await part.stop()
+            await forwarding.stop()
+            await writer.stop()
+            push.close()
+            queries.pool.shutdown(wait=True)
+            forwarding.close()
+            health.close()
+            if owned:
+                store.close()
 
     async def shutdown(app: web.Application) -> None:
-        broadcaster.close()  # long-lived stream responses end now, not at the timeout
-        await terminals.stop()  # before the writer: a reconciliation may be submitting
+        # The shutdown phase, before cleanup: long-lived stream responses end now, not at
+        # the timeout, and the terminals stop before the writer (a reconciliation may be
+        # submitting).
+        broadcaster.close()
+        await terminals.stop()
 
-    async def cleanup(app: web.Application) -> None:
-        for task in purge_task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for part in (feed, shared):
-            if part is not None:
-                await part.stop()
-        await forwarding.stop()
-        await writer.stop()
-        push.close()
-        queries.pool.shutdown(wait=True)
-        forwarding.close()
-        health.close()
-        if owned:
-            store.close()
-
-    app.on_startup.append(startup)
+    app.cleanup_ctx.append(lifetime)
     app.on_shutdown.append(shutdown)
-    app.on_cleanup.append(cleanup)
     return app
 
 

@@ -23,10 +23,10 @@ import hmac
 import html
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 
 from facepush.throttle import FailureThrottle, too_many_message
-from facepush.web import Handler, envelope
+from facepush.web import envelope
 
 COOKIE = "facepush_session"
 _OLD_COOKIE = "facepush_token"  # held the token itself (before 0.x): removed when seen

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from facepush.receiver.errors import ReceiverError
+from facepush.errors import Busy as Busy  # defined in facepush.errors; exported here as before
 
 MIB = 1024 * 1024
 SMALL_BODY = 256 * 1024  # up to this a body counts against the small budget
@@ -30,10 +30,6 @@ LARGE_BUDGET = 64 * MIB
 SMALL_BUDGET = 16 * MIB
 LARGE_RATE = 32 * MIB  # bytes a second of large bodies, on average
 WAIT_S = 10.0
-
-
-class Busy(ReceiverError):
-    """No budget for this body within the wait: the push is answered 503 (push again)."""
 
 
 class Pace:

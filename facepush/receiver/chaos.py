@@ -21,18 +21,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 
-from facepush.errors import FacepushError
+from facepush.errors import (
+    ChaosSpecError as ChaosSpecError,  # defined in facepush.errors; exported here as before
+)
 from facepush.protocol.ack import failure_reply
-from facepush.web import Handler
 
 FAULTS = ("late", "hang", "reset", "http500", "garbage", "code", "drop-after-store")
 _SETTINGS = {"seed": int, "late-ms": float, "hang-s": float, "reply-code": int}
-
-
-class ChaosSpecError(FacepushError):
-    """A `--chaos` SPEC that cannot be used; the message names the part."""
 
 
 @dataclass

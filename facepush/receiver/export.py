@@ -21,11 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
+from facepush.errors import StoreUnavailable
 from facepush.protocol.jsontext import dump_json
 from facepush.receiver import params
-from facepush.receiver.errors import StoreUnavailable
 from facepush.receiver.query import Queries
-from facepush.receiver.records import image_url, row_item
+from facepush.receiver.records import RECEIVER_FIELDS, image_url, row_item
 from facepush.receiver.store import EventRow
 
 PAGE = 1000
@@ -97,17 +97,9 @@ def _cells(row: EventRow) -> list[Any]:
     ]
 
 
-_RECEIVER_FIELDS = {
-    "type",
-    "key",
-    "received_at",
-    "occurred_at",
-    "late",
-    "image_url",
-    "image_flag",
-    "source",
-    "origin",
-}
+# The receiver's own names have columns of their own; what was pushed beside the record
+# (envelope_extra, pushed_extra) stays in the `fields` column.
+_RECEIVER_FIELDS = RECEIVER_FIELDS - {"envelope_extra", "pushed_extra"}
 
 
 def _bool(value: Any) -> Any:

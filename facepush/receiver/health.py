@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from facepush.receiver.errors import StoreUnavailable
+from facepush.errors import StoreUnavailable
 from facepush.receiver.ingest import Writer
 from facepush.receiver.store import Store
 from facepush.web import envelope

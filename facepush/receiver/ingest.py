@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from facepush.receiver.errors import RecordRejected, StoreUnavailable
+from facepush.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
-from facepush.receiver.store import Incoming, Item, Outcome, Store
+from facepush.receiver.store import Incoming, Item, Store, StoreOutcome
 
 log = logging.getLogger("facepush.receiver")
 
@@ -33,7 +33,7 @@ log = logging.getLogger("facepush.receiver")
 # when a whole fleet replays its backlog at once.
 MAX_BATCH = 512
 
-Pending = tuple[Item, "asyncio.Future[Outcome]"]
+Pending = tuple[Item, "asyncio.Future[StoreOutcome]"]
 T = TypeVar("T")
 log = logging.getLogger("facepush.receiver")
 
@@ -83,27 +83,27 @@ class Writer:
             await self._task
         self.pool.shutdown(wait=True)
 
-    async def submit(self, item: Item) -> Outcome:
+    async def submit(self, item: Item) -> StoreOutcome:
         """Store `item` durably; raises StoreUnavailable or RecordRejected."""
         if self._stopping:
             raise StoreUnavailable("the receiver is shutting down")
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[StoreOutcome] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         self._wake.set()
         return await future
 
-    async def submit_all(self, items: Sequence[Item]) -> list[Outcome | Exception]:
+    async def submit_all(self, items: Sequence[Item]) -> list[StoreOutcome | Exception]:
         """Store `items` as one submission: they join the next commit together (up to
         MAX_BATCH), so that a page of 200 costs one transaction, not 200. Each result is
         its item's outcome, or the StoreUnavailable / RecordRejected it met."""
         if self._stopping:
             raise StoreUnavailable("the receiver is shutting down")
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in items]
+        futures: list[asyncio.Future[StoreOutcome]] = [loop.create_future() for _ in items]
         self._pending.extend(zip(items, futures, strict=True))
         self._wake.set()
         results = await asyncio.gather(*futures, return_exceptions=True)
-        out: list[Outcome | Exception] = []
+        out: list[StoreOutcome | Exception] = []
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, Exception):
                 raise result  # cancellation
@@ -152,27 +152,27 @@ class Writer:
         await self._after_duplicates(items, outcomes)
         stored: list[Incoming] = []
         for (item, future), outcome in zip(batch, outcomes, strict=True):
-            if outcome is Outcome.STORED and isinstance(item, Incoming):
+            if outcome is StoreOutcome.STORED and isinstance(item, Incoming):
                 stored.append(item)
             if not future.done():  # the waiter may have gone (client disconnected)
                 future.set_result(outcome)
         if stored and self.on_stored is not None:
             self.on_stored(stored)
 
-    async def _after_duplicates(self, items: Sequence[Item], outcomes: list[Outcome]) -> None:
-        if self.on_duplicates is None or Outcome.DUPLICATE not in outcomes:
+    async def _after_duplicates(self, items: Sequence[Item], outcomes: list[StoreOutcome]) -> None:
+        if self.on_duplicates is None or StoreOutcome.DUPLICATE not in outcomes:
             return
         found = [
             item
             for item, outcome in zip(items, outcomes, strict=True)
-            if outcome is Outcome.DUPLICATE and isinstance(item, Incoming)
+            if outcome is StoreOutcome.DUPLICATE and isinstance(item, Incoming)
         ]
         try:
             await asyncio.get_running_loop().run_in_executor(self.pool, self.on_duplicates, found)
         except Exception as exc:  # the records are stored; only the bookkeeping is missing
             log.warning("after storing duplicates: %s: %s", type(exc).__name__, exc)
 
-    async def _write(self, items: Sequence[Item]) -> list[Outcome]:
+    async def _write(self, items: Sequence[Item]) -> list[StoreOutcome]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self.store.ingest, items)
 

@@ -16,7 +16,7 @@ import re
 
 from multidict import MultiMapping
 
-from facepush.receiver.errors import BadQuery
+from facepush.errors import BadQuery
 from facepush.receiver.store import EventFilter
 
 DEFAULT_LIMIT = 100

@@ -12,8 +12,8 @@ that one database can hold several receivers or test runs; libpq never sees that
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,10 +22,9 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
-from facepush.protocol.times import now_ms
-from facepush.receiver import quarantine, schema, sql, writes
-from facepush.receiver.errors import ReceiverConfigError, RecordRejected, StoreUnavailable
-from facepush.receiver.store import Incoming, Item, Outcome, Refused
+from facepush.errors import ReceiverConfigError, RecordRejected, StoreUnavailable
+from facepush.receiver import sql, writes
+from facepush.receiver.store import Incoming
 
 _RETRIES = 5
 _MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
@@ -69,11 +68,6 @@ def _pg(query: str) -> str:
     return query.replace("?", "%s")
 
 
-def _event(item: Item) -> Incoming:
-    assert isinstance(item, Incoming)
-    return item
-
-
 class PostgresStore(sql.SqlStore):
     dialect = "postgresql"
 
@@ -81,12 +75,8 @@ class PostgresStore(sql.SqlStore):
         self.url = url
         self.zone = zone
         self._dsn, self.schema = split_url(url)
-        self._lock = threading.Lock()
+        super().__init__()
         self._writer: psycopg.Connection[Any] | None = None
-        self._local = threading.local()
-        self._readers: list[psycopg.Connection[Any]] = []
-        self._readers_lock = threading.Lock()
-        self._closed = False
 
     def _connect(self, autocommit: bool) -> psycopg.Connection[Any]:
         try:
@@ -116,163 +106,83 @@ class PostgresStore(sql.SqlStore):
             self._writer.close()
             self._writer = None
 
-    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._connect(autocommit=True)
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
-        try:
-            return conn.execute(_pg(query), list(params)).fetchall()
-        except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError) or conn.broken:
-                conn.close()
-            raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
+    _close_writer = _drop_writer
 
-    def migrate(self) -> int:
-        with self._lock:
-            conn = self._writer_conn()
-            try:
-                with conn.transaction():
-                    # Several receivers may start at once: one migrates, the others wait.
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
-                    if self.schema:
-                        conn.execute(
-                            pg_sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                                pg_sql.Identifier(self.schema)
-                            )
-                        )
-                    conn.execute(schema.migrations_table("postgresql"))
-                    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-                    current = int(row[0] or 0) if row else 0
-                    if current > schema.LATEST:
-                        raise ReceiverConfigError(
-                            f"the database has schema version {current}, newer than this "
-                            f"receiver ({schema.LATEST}); upgrade facepush"
-                        )
-                    for version in range(current + 1, schema.LATEST + 1):
-                        for statement in schema.statements(version, "postgresql"):
-                            conn.execute(statement.encode())
-                        for statement, params in schema.backfill(version, "postgresql", self.zone):
-                            conn.execute(_pg(statement), params)
-                        conn.execute(
-                            "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
-                            [version, now_ms()],
-                        )
-            except psycopg.Error as exc:
-                self._drop_writer()
-                raise StoreUnavailable(f"PostgreSQL migration: {_one_line(exc)}") from None
-        return schema.LATEST
+    def _sql(self, query: str) -> str:
+        return _pg(query)
 
-    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+    def _connect_reader(self) -> psycopg.Connection[Any]:
+        return self._connect(autocommit=True)
+
+    def _usable(self, conn: psycopg.Connection[Any]) -> bool:
+        return not conn.closed
+
+    def _reading(self, conn: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[None]:
+        return guarded(conn)
+
+    def _atomic(
+        self, work: Callable[[psycopg.Connection[Any]], sql.T], kind: sql.WriteKind = "write"
+    ) -> sql.T:
+        what = "PostgreSQL migration" if kind == "migration" else "PostgreSQL"
         with self._lock:
             for attempt in range(_RETRIES):
                 conn = self._writer_conn()
                 try:
                     with conn.transaction():
-                        outcomes, dropped = self._ingest(conn, batch)
-                    self.quarantine_dropped += dropped
-                    return outcomes
+                        return work(conn)
                 except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                     if attempt == _RETRIES - 1:
-                        raise StoreUnavailable("PostgreSQL: write conflicts persist") from None
-                except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
-                    raise RecordRejected(
-                        f"PostgreSQL refused the record: {_one_line(exc)}"
-                    ) from None
+                        raise StoreUnavailable(f"{what}: write conflicts persist") from None
                 except psycopg.Error as exc:
+                    refused = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)
+                    if kind == "ingest" and isinstance(exc, refused):
+                        raise RecordRejected(
+                            f"PostgreSQL refused the record: {_one_line(exc)}"
+                        ) from None
                     self._drop_writer()
-                    raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
-        raise StoreUnavailable("PostgreSQL: write conflicts persist")  # pragma: no cover
+                    raise StoreUnavailable(f"{what}: {_one_line(exc)}") from None
+        raise StoreUnavailable(f"{what}: write conflicts persist")  # pragma: no cover
 
-    def _ingest(
-        self, conn: psycopg.Connection[Any], batch: Sequence[Item]
-    ) -> tuple[list[Outcome], int]:
-        """The batch's outcomes, and how many quarantined pushes were dropped for room."""
-        refused = [item for item in batch if isinstance(item, Refused)]
-        dropped = 0
-        if refused:
-            with conn.cursor() as cur:
-                cur.executemany(_pg(quarantine.QUARANTINE_INSERT), quarantine.values(refused))
-            dropped = quarantine.trim(
-                lambda q, p: conn.execute(_pg(q), p).fetchall(),
-                lambda q, p: conn.execute(_pg(q), p).rowcount,
-                self.quarantine_limits,
+    def _begin_migration(self, conn: psycopg.Connection[Any]) -> None:
+        # Several receivers may start at once: one migrates, the others wait.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+        if self.schema:
+            conn.execute(
+                pg_sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pg_sql.Identifier(self.schema))
             )
-        first = writes.first_occurrences(batch)
-        inserted: set[str] = set()
-        if first:
-            # Sorted by key: concurrent writers lock the same keys in the same order.
-            rows = [writes.event_values(_event(batch[first[k]])) for k in sorted(first)]
-            columns = [list(c) for c in zip(*rows, strict=True)]
-            inserted = {row[0] for row in conn.execute(_EVENT_INSERT, columns).fetchall()}
 
-        def digests(keys: list[str]) -> dict[str, str | None]:
-            return dict(conn.execute(_pg(writes.digest_query(len(keys))), keys).fetchall())
-
-        outcomes, stored = writes.batch_outcomes(batch, first, inserted, digests)
-        images = writes.image_rows(stored)
-        if images:
-            conn.execute(_IMAGE_UPSERT, [list(c) for c in zip(*images, strict=True)])
+    def _run_many(
+        self, conn: psycopg.Connection[Any], query: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
         with conn.cursor() as cur:
-            devices = writes.device_rows(stored)
-            if devices:
-                cur.executemany(_pg(writes.DEVICE_UPSERT), devices)
-                day_rows = writes.device_day_rows(stored, self.zone)
-                cur.executemany(_pg(writes.DEVICE_DAY_UPSERT), day_rows)
-            counters = writes.counter_rows(stored, outcomes, batch)
-            if counters:
-                cur.executemany(_pg(writes.COUNTER_UPDATE), counters)
-        return outcomes, dropped
+            cur.executemany(_pg(query), rows)
 
-    def _write(self, query: str, params: Sequence[Any]) -> None:
-        self.execute([(query, params)])
+    def _insert_events(self, conn: psycopg.Connection[Any], events: Sequence[Incoming]) -> set[str]:
+        # Sorted by key: concurrent writers lock the same keys in the same order.
+        rows = [writes.event_values(item) for item in sorted(events, key=_key)]
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        return {row[0] for row in conn.execute(_EVENT_INSERT, columns).fetchall()}
 
-    def execute(self, statements: Sequence[sql.Statement]) -> list[list[tuple[Any, ...]]]:
-        with self._lock:
-            conn = self._writer_conn()
-            try:
-                with conn.transaction():
-                    out = []
-                    for statement, params in statements:
-                        cursor = conn.execute(_pg(statement), list(params))
-                        out.append(cursor.fetchall() if cursor.description else [])
-                    return out
-            except psycopg.Error as exc:
-                self._drop_writer()
-                raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
+    def _upsert_images(
+        self, conn: psycopg.Connection[Any], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        conn.execute(_IMAGE_UPSERT, [list(c) for c in zip(*rows, strict=True)])
 
-    def purge_images(self, older_than_ms: int, flag: str) -> int:
-        with self._lock:
-            conn = self._writer_conn()
-            try:
-                with conn.transaction():
-                    rows = conn.execute(
-                        "DELETE FROM images WHERE last_used_at < %s RETURNING id",
-                        [older_than_ms],
-                    ).fetchall()
-                    ids = [row[0] for row in rows]
-                    if ids:
-                        # Only events from before the cut-off: a record stored meanwhile that
-                        # re-inserted the same image keeps its reference.
-                        conn.execute(
-                            "UPDATE events SET image_id = NULL, image_flag = %s "
-                            "WHERE image_id = ANY(%s) AND received_at < %s",
-                            [flag, ids, older_than_ms],
-                        )
-            except psycopg.Error as exc:
-                self._drop_writer()
-                raise StoreUnavailable(f"PostgreSQL: {_one_line(exc)}") from None
-        return len(ids)
 
-    def close(self) -> None:
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-        for conn in readers:
+def _key(item: Incoming) -> str:
+    return item.key
+
+
+@contextlib.contextmanager
+def guarded(conn: psycopg.Connection[Any], what: str = "PostgreSQL") -> Iterator[None]:
+    """psycopg's errors on `conn` (not the writer's) raised as StoreUnavailable; a
+    connection that broke is closed, to be opened again by its user."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.OperationalError) or conn.broken:
             conn.close()
-        with self._lock:
-            self._drop_writer()
+        raise StoreUnavailable(f"{what}: {_one_line(exc)}") from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -26,17 +26,16 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from facepush.errors import DecodeError
+from facepush.errors import Busy, DecodeError, RecordRejected, SignatureError, StoreUnavailable
 from facepush.protocol import decode_push, failure_reply, success_reply
-from facepush.protocol.signing import SignatureError, check_headers, verify
+from facepush.protocol.signing import check_headers, verify
 from facepush.protocol.times import now_ms
 from facepush.receiver import quarantine
-from facepush.receiver.budget import BodyBudget, Busy, Grant
-from facepush.receiver.errors import RecordRejected, StoreUnavailable
+from facepush.receiver.budget import BodyBudget, Grant
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.records import incoming
-from facepush.receiver.store import Incoming, Outcome, Refused
+from facepush.receiver.store import Incoming, Refused, StoreOutcome
 
 T = TypeVar("T")
 _JSON = "application/json"
@@ -141,11 +140,11 @@ class PushHandler:
             return self._unavailable(exc)
         except RecordRejected as exc:
             return await self._refuse(400, "rejected", str(exc), body, arrival, large)
-        if outcome is Outcome.STORED:
+        if outcome is StoreOutcome.STORED:
             self.metrics.stored += 1
             return web.Response(body=success_reply(), content_type=_JSON)
         self.metrics.duplicates += 1
-        if outcome is Outcome.CONFLICT:
+        if outcome is StoreOutcome.CONFLICT:
             return await self._conflict(item, body, arrival, large)
         return web.Response(body=success_reply(), content_type=_JSON)
 

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from facepush.errors import BadQuery, StoreUnavailable
 from facepush.metrics import CONTENT_TYPE as METRICS_TYPE
 from facepush.protocol.jsontext import dump_json
 from facepush.protocol.times import now_ms
 from facepush.receiver import params, quarantine
-from facepush.receiver.errors import BadQuery, StoreUnavailable
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.records import row_item
 from facepush.receiver.settings import PAGE_BYTES

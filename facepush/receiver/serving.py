@@ -22,7 +22,7 @@ async def run_receiver(
     announce: Callable[[str], None] | None = None,
 ) -> None:
     from facepush.receiver.app import create_app
-    from facepush.receiver.backends import open_store
+    from facepush.receiver.store import open_store
 
     # Opening the store migrates it: an unreachable database fails before binding.
     store = await asyncio.get_running_loop().run_in_executor(

@@ -21,14 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import msgspec
 
 from facepush.checks import above, at_least, listen_address, signing_secret
-from facepush.errors import ConfigError
+from facepush.errors import ConfigError, ReceiverConfigError, WorkersUnsupported
 from facepush.protocol.subscription import validate_dest
 from facepush.receiver.attendance.rules import AttendanceSettings
-from facepush.receiver.backends import check_url
 from facepush.receiver.chaos import ChaosSpec
-from facepush.receiver.errors import ReceiverConfigError, WorkersUnsupported
 from facepush.receiver.forward.settings import ForwardSettings, check_names
 from facepush.receiver.forward.tuning import Tuning as ForwardTuning
+from facepush.receiver.store import check_url
 from facepush.receiver.terminals.settings import TerminalSettings, check_terminals
 from facepush.settings import Option, Settings
 from facepush.web import is_loopback

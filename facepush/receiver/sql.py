@@ -1,383 +1,231 @@
-"""What the two SQL backends share: the queries (written with `?` placeholders; the
-PostgreSQL backend translates them) and the conversion of rows to the interface's types."""
+"""The template of the two SQL backends (huey's `BaseSqlStorage` is the model): the flow of
+every write (migrate, ingest, purge_images, execute), the pool of reader connections and
+`close()` are written once here, in portable SQL with `?` placeholders; a backend supplies
+only its dialect: connections and transactions, placeholders, the multi-row insert of
+events, the upsert of images, the migration lock and the mapping of its driver's errors.
+
+The queries are `SqlReads`' (facepush.receiver.sql_reads); what a batch writes is
+facepush.receiver.writes' and facepush.receiver.quarantine's.
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, ClassVar
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
 
-import msgspec
+from facepush.errors import ReceiverConfigError
+from facepush.protocol.times import now_ms
+from facepush.receiver import quarantine, schema, writes
+from facepush.receiver.attendance.rules import Direction
+from facepush.receiver.sql_reads import EVENT_COLUMNS, SqlReads, to_event
+from facepush.receiver.store import Incoming, Item, Refused, StoreOutcome
 
-from facepush.receiver import days
-from facepush.receiver.attendance import sql as attendance_sql
-from facepush.receiver.attendance.rules import DIRECTIONS, AttendanceDay, Direction
-from facepush.receiver.attendance.sql import AttendanceQuery
-from facepush.receiver.records import image_url
-from facepush.receiver.schema import Dialect
-from facepush.receiver.store import (
-    EventFilter,
-    EventRow,
-    Page,
-    QuarantineRow,
-    Store,
-)
+__all__ = ["EVENT_COLUMNS", "Result", "Run", "SqlStore", "Statement", "WriteKind", "to_event"]
 
+T = TypeVar("T")
 # A statement with `?` placeholders and its parameters.
 Statement = tuple[str, Sequence[Any]]
-
-EVENT_COLUMNS = (
-    "id, key, type, device, source, occurred_at, received_at, late, fields, envelope_extra, "
-    "image_id, image_flag, origin"
-)
-
-# The lifecycle of each alarm, in its order; `{columns}` of `lifecycle`. One lifecycle per
-# trace_id *and sender* (address and deviceSN): a report with the same trace_id from
-# elsewhere is another alarm, so that it cannot clear this one.
-_ALARMS = """
-SELECT {columns}
-FROM (
-    SELECT trace_id, source, device,
-        MIN(CASE WHEN status = 1 THEN occurred_at END) AS raised_at,
-        MAX(CASE WHEN status = 2 THEN occurred_at END) AS clear_failed_at,
-        MAX(CASE WHEN status = 3 THEN occurred_at END) AS cleared_at,
-        MAX(code) AS code,
-        COUNT(*) AS reports,
-        MAX(occurred_at) AS last_at
-    FROM events WHERE type = 1 AND trace_id IS NOT NULL
-    GROUP BY trace_id, source, device
-) AS lifecycle
-ORDER BY
-    CASE WHEN cleared_at IS NOT NULL AND cleared_at >= COALESCE(clear_failed_at, -1)
-         THEN 1 ELSE 0 END,
-    last_at DESC, trace_id, source, device
-LIMIT ? OFFSET ?
-"""
-_LIFECYCLE = (
-    "trace_id, source, device, raised_at, clear_failed_at, cleared_at, code, reports, last_at"
-)
-
-# What an item adds to a page besides its stored text: the receiver's own fields and JSON.
-ITEM_OVERHEAD = 256
-# What /api/alarms shows of an alarm's raising report (device, user_id and the description
-# from its fields) comes from a report of at most this many bytes: more (only in rows stored
-# before the ingest limits) leaves them null there; /api/events/{key} has the whole report.
-RAISING_REPORT_BYTES = 64 * 1024
+# Runs a statement with `?` placeholders, returning its rows.
+Run = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+# What a write transaction is for: the backend maps its driver's errors by it (a record
+# the database refuses in an ingest is RecordRejected; anything else StoreUnavailable).
+WriteKind = Literal["write", "ingest", "migration"]
 
 
-def fit(sizes: Iterable[int], limit: int, max_bytes: int) -> tuple[int, bool]:
-    """How many rows (their sizes, in page order) make a page of at most `limit` rows and
-    `max_bytes` (the first row always: a larger one comes alone), and whether rows are left.
-    Stops reading `sizes` at the first row that does not fit."""
-    taken = used = 0
-    for size in sizes:
-        if taken == limit or (taken and used + size > max_bytes):
-            return taken, True
-        taken += 1
-        used += size
-    return taken, False
+class Result(Protocol):
+    """What the template reads of a statement's result (sqlite3's and psycopg's cursors)."""
+
+    @property
+    def description(self) -> Any: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchall(self) -> list[Any]: ...
 
 
-_NO_REPORT: dict[str, Any] = {
-    "description": None,
-    "user_id": None,
-    "image_url": None,
-}
-_json = msgspec.json.Decoder(dict[str, Any])
-_REPORT_COLUMNS = ("user_id", "fields")
+class SqlStore(SqlReads):
+    """A SQL backend: the shared flow; the abstract methods below are the dialect."""
 
-_DEVICE_FIELDS = (
-    "serial",
-    "first_seen",
-    "last_seen",
-    "recognitions",
-    "alarms",
-    "late",
-    "last_late_at",
-    "last_source",
-    "today",
-)
-# One row per terminal: `today` is read from the per-day counter the writer keeps, not
-# counted from events (see the schema's migration 2).
-_DEVICES = """
-SELECT d.serial, d.first_seen, d.last_seen, d.recognitions, d.alarms, d.late, d.last_late_at,
-    d.last_source, COALESCE(dd.records, 0)
-FROM devices AS d LEFT JOIN device_days AS dd ON dd.serial = d.serial AND dd.day = ?
-"""
-_DEVICES_ALL = _DEVICES + "ORDER BY d.last_seen DESC, d.serial"
-# The page's serials are picked from the index first: rows skipped by OFFSET are not read.
-_DEVICES_PAGE = (
-    _DEVICES
-    + "WHERE d.serial IN (SELECT serial FROM devices ORDER BY serial LIMIT ? OFFSET ?) "
-    + "ORDER BY d.serial"
-)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the writer connection's
+        self._local = threading.local()  # each thread's reader connection
+        self._readers: list[Any] = []
+        self._readers_lock = threading.Lock()
 
-
-def event_where(flt: EventFilter, before_id: int | None) -> tuple[str, list[Any]]:
-    """The WHERE clause (possibly empty) and its parameters for a filter and cursor."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("type", flt.type),
-        ("device", flt.device),
-        ("user_id", flt.user_id),
-        ("pass", flt.passed),
-        ("origin", flt.origin),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if flt.since is not None:
-        clauses.append("occurred_at >= ?")
-        params.append(flt.since)
-    if flt.until is not None:
-        clauses.append("occurred_at <= ?")
-        params.append(flt.until)
-    if before_id is not None:
-        clauses.append("id < ?")
-        params.append(before_id)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def to_event(row: Sequence[Any]) -> EventRow:
-    fields = row[8]
-    extra = row[9]
-    return EventRow(
-        id=int(row[0]),
-        key=row[1],
-        type=int(row[2]),
-        device=row[3],
-        source=row[4],
-        occurred_at=row[5],
-        received_at=int(row[6]),
-        late=bool(row[7]),
-        fields=fields.encode() if isinstance(fields, str) else bytes(fields),
-        envelope_extra=extra.encode() if isinstance(extra, str) else extra,
-        image_id=row[10],
-        image_flag=row[11],
-        origin=row[12],
-    )
-
-
-def alarm_state(raised: int | None, clear_failed: int | None, cleared: int | None) -> str:
-    """The state of an alarm from the times of its reports: the latest report decides."""
-    if cleared is not None and cleared >= (clear_failed if clear_failed is not None else -1):
-        return "cleared"
-    if clear_failed is not None and clear_failed >= (raised if raised is not None else -1):
-        return "clear_failed"
-    return "raised"
-
-
-class SqlStore(Store):
-    """The query side of both SQL backends; subclasses supply `_fetch` and the writes."""
-
-    # How the dialect counts the bytes of a text value (SQLite 3.40 has no octet_length).
-    OCTETS = "octet_length({})"
-    dialect: ClassVar[Dialect]
+    # -- the dialect ---------------------------------------------------------------------
 
     @abc.abstractmethod
+    def _atomic(self, work: Callable[[Any], T], kind: WriteKind = "write") -> T:
+        """`work(connection)` in ONE transaction on the writer connection, under the writer
+        lock, durably committed; driver errors raised as StoreUnavailable (RecordRejected
+        for a record the database refuses, in an ingest)."""
+
+    @abc.abstractmethod
+    def _connect_reader(self) -> Any:
+        """A new read-only connection; raises StoreUnavailable."""
+
+    @abc.abstractmethod
+    def _reading(self, conn: Any) -> contextlib.AbstractContextManager[None]:
+        """A context in which the driver's errors on reader `conn` are StoreUnavailable."""
+
+    @abc.abstractmethod
+    def _run_many(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run `sql` (with `?` placeholders) once per row of `rows` (not empty)."""
+
+    @abc.abstractmethod
+    def _insert_events(self, conn: Any, events: Sequence[Incoming]) -> set[str]:
+        """Insert `events` (in batch order, not empty), skipping keys already stored;
+        returns the keys that were new."""
+
+    @abc.abstractmethod
+    def _upsert_images(self, conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Store `writes.image_rows` (not empty); an image already stored only gets the
+        later last_used_at."""
+
+    @abc.abstractmethod
+    def _begin_migration(self, conn: Any) -> None:
+        """What the dialect needs before the migrations run in this transaction (a lock
+        against other processes migrating at once, functions the backfills call)."""
+
+    @abc.abstractmethod
+    def _close_writer(self) -> None:
+        """Close the writer connection (called under the writer lock)."""
+
+    def _sql(self, sql: str) -> str:
+        """`sql` (with `?` placeholders) in the dialect's placeholders."""
+        return sql
+
+    def _usable(self, conn: Any) -> bool:
+        """Whether this thread's reader `conn` can still be used."""
+        return True
+
+    # Who holds the schema, in a message ("the database"; SQLite names its file).
+    def _name(self) -> str:
+        return "the database"
+
+    # -- connections -------------------------------------------------------------------
+
+    def _run(self, conn: Any, sql: str, params: Sequence[Any] | None = None) -> Result:
+        # No parameters: the statement is run as it is (psycopg parses no placeholders).
+        if params is None:
+            cursor: Result = conn.execute(self._sql(sql))
+        else:
+            cursor = conn.execute(self._sql(sql), params)
+        return cursor
+
+    def _reader(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or not self._usable(conn):
+            conn = self._connect_reader()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query (with `?` placeholders) on this thread's reader."""
+        conn = self._reader()
+        with self._reading(conn):
+            return self._run(conn, sql, params).fetchall()
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query of portable SQL (`?` placeholders): a primitive for the
-        receiver's other parts (facepush.receiver.terminals) that keep their SQL in their
-        own module."""
-        return self._fetch(sql, params)
+    def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        with self._lock:
+            self._close_writer()
 
-    @abc.abstractmethod
+    # -- writes ------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        self._atomic(self._migrate, "migration")
+        return schema.LATEST
+
+    def _migrate(self, conn: Any) -> None:
+        self._begin_migration(conn)
+        self._run(conn, schema.migrations_table(self.dialect))
+        row = self._run(conn, "SELECT MAX(version) FROM schema_migrations").fetchall()
+        current = int(row[0][0] or 0) if row else 0
+        if current > schema.LATEST:
+            raise ReceiverConfigError(
+                f"{self._name()} has schema version {current}, newer than this receiver "
+                f"({schema.LATEST}); upgrade facepush"
+            )
+        for version in range(current + 1, schema.LATEST + 1):
+            for statement in schema.statements(version, self.dialect):
+                self._run(conn, statement)
+            for statement, params in schema.backfill(version, self.dialect, self.zone):
+                self._run(conn, statement, params)
+            self._run(
+                conn,
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                [version, now_ms()],
+            )
+
+    def ingest(self, batch: Sequence[Item]) -> list[StoreOutcome]:
+        outcomes, dropped = self._atomic(lambda conn: self._ingest(conn, batch), "ingest")
+        self.quarantine_dropped += dropped
+        return outcomes
+
+    def _ingest(self, conn: Any, batch: Sequence[Item]) -> tuple[list[StoreOutcome], int]:
+        """The batch's outcomes, and how many quarantined pushes were dropped for room."""
+        refused = [item for item in batch if isinstance(item, Refused)]
+        dropped = 0
+        if refused:
+            self._run_many(conn, quarantine.QUARANTINE_INSERT, quarantine.values(refused))
+            dropped = quarantine.trim(
+                lambda q, p: self._run(conn, q, p).fetchall(),
+                lambda q, p: self._run(conn, q, p).rowcount,
+                self.quarantine_limits,
+            )
+        first = writes.first_occurrences(batch)
+        events = [_incoming(batch[i]) for i in first.values()]
+        inserted = self._insert_events(conn, events) if events else set()
+
+        def digests(keys: list[str]) -> dict[str, str | None]:
+            return dict(self._run(conn, writes.digest_query(len(keys)), keys).fetchall())
+
+        outcomes, stored = writes.batch_outcomes(batch, first, inserted, digests)
+        images = writes.image_rows(stored)
+        if images:
+            self._upsert_images(conn, images)
+        for statement, rows in (
+            (writes.DEVICE_UPSERT, writes.device_rows(stored)),
+            (writes.DEVICE_DAY_UPSERT, writes.device_day_rows(stored, self.zone)),
+            (writes.COUNTER_UPDATE, writes.counter_rows(stored, outcomes, batch)),
+        ):
+            if rows:
+                self._run_many(conn, statement, rows)
+        return outcomes, dropped
+
     def execute(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
         """Run writes of portable SQL (`?` placeholders) in ONE transaction on the writer
         connection, durably; returns the rows each statement returned (RETURNING). Call it
         on the writer thread (`Writer.run_exclusive`). Raises StoreUnavailable."""
 
-    def _scan(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        """The rows of a read-only query, read one at a time where the backend can, so that
-        a caller that stops early does not read the rest."""
-        return iter(self._fetch(sql, params))
+        def work(conn: Any) -> list[list[tuple[Any, ...]]]:
+            run = self.runner(conn)
+            return [run(statement, params) for statement, params in statements]
 
-    def _bytes(self, *columns: str) -> str:
-        """SQL for the bytes of stored text in `columns` (NULL counts 0), plus the overhead."""
-        parts = [f"COALESCE({self.OCTETS.format(c)}, 0)" for c in columns]
-        return " + ".join([str(ITEM_OVERHEAD), *parts])
+        return self._atomic(work)
 
-    def event_page(
-        self, flt: EventFilter, before_id: int | None, limit: int, max_bytes: int
-    ) -> Page[EventRow]:
-        # First the sizes (no text is read into this process), then the rows that fit.
-        where, params = event_where(flt, before_id)
-        size = self._bytes("key", "fields", "envelope_extra", "source", "image_flag")
-        sql = f"SELECT id, {size} FROM events{where} ORDER BY id DESC LIMIT ?"
-        ids: list[int] = []
+    def runner(self, conn: Any) -> Run:
+        """Run statements of portable SQL on `conn` (one of this store's connections, in
+        the caller's transaction): each returns the rows it returned (RETURNING), or []."""
 
-        def sizes(rows: Iterator[tuple[Any, ...]]) -> Iterator[int]:
-            for row_id, row_size in rows:
-                ids.append(int(row_id))
-                yield int(row_size)
+        def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            cursor = self._run(conn, sql, params)
+            return cursor.fetchall() if cursor.description else []
 
-        rows = self._scan(sql, [*params, limit + 1])
-        try:
-            taken, more = fit(sizes(rows), limit, max_bytes)
-        finally:
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()
-        if not taken:
-            return Page([], False)
-        marks = ", ".join("?" * taken)
-        found = self._fetch(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id DESC",
-            ids[:taken],
-        )
-        return Page([to_event(r) for r in found], more)
+        return run
 
-    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """A read-only query (`?` placeholders) on the calling thread's own reader
-        connection: a thread of its own (forwarding's) gets a connection of its own."""
-        return self._fetch(sql, params)
-
-    def events(self, flt: EventFilter, before_id: int | None, limit: int) -> list[EventRow]:
-        where, params = event_where(flt, before_id)
-        sql = f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY id DESC LIMIT ?"
-        return [to_event(r) for r in self._fetch(sql, [*params, limit])]
-
-    def event(self, key: str) -> EventRow | None:
-        rows = self._fetch(f"SELECT {EVENT_COLUMNS} FROM events WHERE key = ?", [key])
-        return to_event(rows[0]) if rows else None
-
-    def image(self, image_id: str) -> bytes | None:
-        rows = self._fetch("SELECT bytes FROM images WHERE id = ?", [image_id])
-        return bytes(rows[0][0]) if rows else None
-
-    def stats(self) -> dict[str, int]:
-        out = {name: int(value) for name, value in self._fetch("SELECT name, value FROM counters")}
-        for name, table in (("devices", "devices"), ("images", "images")):
-            out[name] = int(self._fetch(f"SELECT COUNT(*) FROM {table}")[0][0])
-        out["quarantined"] = int(self._fetch("SELECT COUNT(*) FROM quarantine")[0][0])
-        return out
-
-    def devices(self, day: str | None = None) -> list[dict[str, Any]]:
-        rows = self._fetch(_DEVICES_ALL, [day or days.today(self.zone)])
-        return [dict(zip(_DEVICE_FIELDS, row, strict=True)) for row in rows]
-
-    def device_page(
-        self, offset: int, limit: int, max_bytes: int, day: str | None = None
-    ) -> Page[dict[str, Any]]:
-        size = self._bytes("serial", "last_source")
-        rows = self._fetch(
-            f"SELECT {size} FROM devices ORDER BY serial LIMIT ? OFFSET ?", [limit + 1, offset]
-        )
-        taken, more = fit((int(r[0]) for r in rows), limit, max_bytes)
-        if not taken:
-            return Page([], False)
-        found = self._fetch(_DEVICES_PAGE, [day or days.today(self.zone), taken, offset])
-        return Page([dict(zip(_DEVICE_FIELDS, row, strict=True)) for row in found], more)
-
-    def alarms(self, limit: int) -> list[dict[str, Any]]:
-        return self.alarm_page(0, limit, 2**62).items
-
-    def alarm_page(self, offset: int, limit: int, max_bytes: int) -> Page[dict[str, Any]]:
-        # The sizes of the lifecycles first (no text is read into this process), then the
-        # lifecycles that fit; what their raising reports add may end the page sooner.
-        size = self._bytes("trace_id", "source", "device")
-        sizes = self._fetch(_ALARMS.format(columns=size), [limit + 1, offset])
-        taken, more = fit((int(r[0]) for r in sizes), limit, max_bytes)
-        if not taken:
-            return Page([], False)
-        lifecycle = self._fetch(_ALARMS.format(columns=_LIFECYCLE), [taken, offset])
-        items, item_sizes = self._alarm_items(lifecycle)
-        kept, cut = fit(item_sizes, len(items), max_bytes)
-        return Page(items[:kept], more or cut)
-
-    def _alarm_items(
-        self, lifecycle: list[tuple[Any, ...]]
-    ) -> tuple[list[dict[str, Any]], list[int]]:
-        """The items of `lifecycle` rows, and the bytes of text each has."""
-        out = []
-        for trace, source, device, raised, failed, cleared, code, reports, last_at in lifecycle:
-            out.append(
-                {
-                    "trace_id": trace,
-                    "state": alarm_state(raised, failed, cleared),
-                    "code": code,
-                    "raised_at": raised,
-                    "clear_failed_at": failed,
-                    "cleared_at": cleared,
-                    "reports": int(reports),
-                    "last_at": last_at,
-                    "source": source,
-                    "device": device,
-                }
-            )
-        raising = self._raising_reports(sorted({a["trace_id"] for a in out}))
-        sizes = []
-        for item in out:
-            scope = (item["trace_id"], item["source"], item["device"])
-            report, report_size = raising.get(scope, (_NO_REPORT, 0))
-            item.update(report)
-            text = sum(len((item[k] or "").encode()) for k in ("trace_id", "source", "device"))
-            sizes.append(ITEM_OVERHEAD + text + report_size)
-        return out, sizes
-
-    def _raising_reports(
-        self, traces: list[str]
-    ) -> dict[tuple[Any, ...], tuple[dict[str, Any], int]]:
-        """What each alarm's raising report (status 1; the earliest if several) said, by
-        (trace_id, source, device): its description, user and photo; and the bytes of that
-        text."""
-        if not traces:
-            return {}
-        marks = ", ".join("?" * len(traces))
-        size = " + ".join(f"COALESCE({self.OCTETS.format(c)}, 0)" for c in _REPORT_COLUMNS)
-        small = f"{size} <= {RAISING_REPORT_BYTES}"
-        shown = ", ".join(f"CASE WHEN {small} THEN {c} END" for c in _REPORT_COLUMNS)
-        rows = self._fetch(
-            f"SELECT trace_id, source, device, {shown}, image_id, "
-            f"CASE WHEN {small} THEN {size} ELSE 0 END "
-            f"FROM events WHERE type = 1 AND status = 1 AND trace_id IN ({marks}) "
-            "ORDER BY occurred_at DESC, id DESC",
-            traces,
-        )
-        out: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
-        for trace, source, device, user_id, fields, image_id, size_of in rows:  # earliest last
-            description = _json.decode(fields).get("description") if fields else None
-            report = {
-                "description": description if isinstance(description, str) else None,
-                "user_id": user_id,
-                "image_url": image_url(image_id),
-            }
-            out[(trace, source, device)] = (report, int(size_of))
-        return out
-
-    def quarantine(self, before_id: int | None, limit: int) -> list[QuarantineRow]:
-        where = " WHERE id < ?" if before_id is not None else ""
-        params: list[Any] = [before_id] if before_id is not None else []
-        rows = self._fetch(
-            "SELECT id, received_at, source, reason, error, body, size, sha256, truncated "
-            f"FROM quarantine{where} ORDER BY id DESC LIMIT ?",
-            [*params, limit],
-        )
-        return [
-            QuarantineRow(
-                id=int(r[0]),
-                received_at=int(r[1]),
-                source=r[2],
-                reason=r[3],
-                error=r[4],
-                prefix=bytes(r[5]),
-                size=int(r[6]) if r[6] is not None else len(r[5]),
-                sha256=r[7],
-                truncated=bool(r[8]),
-            )
-            for r in rows
-        ]
-
-    def attendance(self, query: AttendanceQuery) -> list[AttendanceDay]:
-        return attendance_sql.attendance(self._fetch, query)
-
-    def directions(self) -> dict[str, Direction]:
-        rows = self._fetch("SELECT serial, direction FROM device_directions")
-        return {serial: d for serial, d in rows if d in DIRECTIONS}
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one writing statement (with `?` placeholders) in its own transaction."""
+        self.execute([(sql, params)])
 
     def set_direction(self, serial: str, direction: Direction | None, at: int) -> bool:
         if not self._fetch("SELECT 1 FROM devices WHERE serial = ?", [serial]):
@@ -388,21 +236,36 @@ class SqlStore(Store):
             self._write(_DIRECTION_UPSERT, [serial, direction, at])
         return True
 
-    @abc.abstractmethod
-    def _write(self, sql: str, params: Sequence[Any]) -> None:
-        """Run one writing statement (with `?` placeholders) in its own transaction."""
+    def purge_images(self, older_than_ms: int, flag: str) -> int:
+        def work(conn: Any) -> int:
+            rows = self._run(
+                conn, "DELETE FROM images WHERE last_used_at < ? RETURNING id", [older_than_ms]
+            ).fetchall()
+            ids = [row[0] for row in rows]
+            # Only events from before the cut-off: a record stored meanwhile (by another
+            # process sharing the database) that re-inserted the same image keeps it.
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                chunk = ids[start : start + _IDS_PER_STATEMENT]
+                self._run(
+                    conn,
+                    "UPDATE events SET image_id = NULL, image_flag = ? WHERE received_at < ? "
+                    f"AND image_id IN ({', '.join('?' * len(chunk))})",
+                    [flag, older_than_ms, *chunk],
+                )
+            return len(ids)
 
-    def schema_version(self) -> int:
-        rows = self._fetch("SELECT MAX(version) FROM schema_migrations")
-        return int(rows[0][0] or 0)
+        return self._atomic(work)
 
-    def ping(self) -> None:
-        # A read of a real table: on SQLite `SELECT 1` never touches the database file.
-        self._fetch("SELECT MAX(version) FROM schema_migrations")
 
+_IDS_PER_STATEMENT = 500  # well below SQLite's 32766 parameters per statement
 
 _DIRECTION_UPSERT = """
 INSERT INTO device_directions (serial, direction, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (serial) DO UPDATE SET direction = excluded.direction,
     updated_at = excluded.updated_at
 """
+
+
+def _incoming(item: Item) -> Incoming:
+    assert isinstance(item, Incoming)
+    return item

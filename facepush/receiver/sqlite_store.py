@@ -16,16 +16,15 @@ import contextlib
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from facepush.protocol.times import now_ms
-from facepush.receiver import quarantine, schema, sql, writes
-from facepush.receiver.errors import ReceiverConfigError, StoreUnavailable
-from facepush.receiver.store import Incoming, Item, Outcome, Refused
+from facepush.errors import ReceiverConfigError, StoreUnavailable
+from facepush.receiver import sql, writes
+from facepush.receiver.store import Incoming
 
 PREFIX = "sqlite:///"
 _CHECKPOINT_EVERY_S = 0.5
@@ -55,11 +54,6 @@ def _sha256_hex(value: bytes | None) -> str | None:
     return None if value is None else hashlib.sha256(value).hexdigest()
 
 
-def _event(item: Item) -> Incoming:
-    assert isinstance(item, Incoming)
-    return item
-
-
 class SQLiteStore(sql.SqlStore):
     OCTETS = "length(CAST({} AS BLOB))"
     dialect = "sqlite"
@@ -68,14 +62,11 @@ class SQLiteStore(sql.SqlStore):
         self.url = url
         self.zone = zone
         self.path = path_of(url)
+        super().__init__()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ReceiverConfigError(f"cannot create {self.path.parent}: {exc}") from None
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
         self._writer = self._connect()
         with self._guard():
             self._writer.execute("PRAGMA journal_mode=WAL")
@@ -135,21 +126,14 @@ class SQLiteStore(sql.SqlStore):
         SQLite's busy handler, and never makes the writer wait in it either."""
         return self._transaction()
 
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            with self._guard():
-                conn = self._connect()
-                conn.execute("PRAGMA query_only=ON")
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
+    def _connect_reader(self) -> sqlite3.Connection:
+        with self._guard():
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
         return conn
 
-    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        conn = self._reader()
-        with self._guard():
-            return conn.execute(query, params).fetchall()
+    def _reading(self, conn: sqlite3.Connection) -> contextlib.AbstractContextManager[None]:
+        return self._guard()
 
     def _scan(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         # sqlite3 steps the statement as rows are fetched: a caller that stops early leaves
@@ -167,86 +151,42 @@ class SQLiteStore(sql.SqlStore):
         finally:
             cursor.close()
 
-    def migrate(self) -> int:
+    def _atomic(
+        self, work: Callable[[sqlite3.Connection], sql.T], kind: sql.WriteKind = "write"
+    ) -> sql.T:
         with self._transaction() as conn:
-            # For the v5 backfill: SQLite has no sha256() of its own.
-            conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
-            conn.execute(schema.migrations_table("sqlite"))
-            row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-            current = int(row[0] or 0)
-            if current > schema.LATEST:
-                raise ReceiverConfigError(
-                    f"{self.path} has schema version {current}, newer than this receiver "
-                    f"({schema.LATEST}); upgrade facepush"
-                )
-            for version in range(current + 1, schema.LATEST + 1):
-                for statement in schema.statements(version, "sqlite"):
-                    conn.execute(statement)
-                for statement, params in schema.backfill(version, "sqlite", self.zone):
-                    conn.execute(statement, params)
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, now_ms()),
-                )
-        return schema.LATEST
+            return work(conn)
 
-    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
-        first = writes.first_occurrences(batch)
-        events = [batch[i] for i in first.values()]
-        refused = [item for item in batch if isinstance(item, Refused)]
+    def _begin_migration(self, conn: sqlite3.Connection) -> None:
+        # For the v5 backfill: SQLite has no sha256() of its own.
+        conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
+
+    def _name(self) -> str:
+        return str(self.path)
+
+    def _run_many(
+        self, conn: sqlite3.Connection, query: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        conn.executemany(query, rows)
+
+    def _insert_events(self, conn: sqlite3.Connection, events: Sequence[Incoming]) -> set[str]:
+        # One multi-row statement per chunk: far fewer calls into SQLite than a row at a
+        # time, and RETURNING names exactly the rows that were new.
         inserted: set[str] = set()
-        dropped = 0
-        with self._transaction() as conn:
-            if refused:
-                conn.executemany(quarantine.QUARANTINE_INSERT, quarantine.values(refused))
-                dropped = quarantine.trim(
-                    lambda q, p: conn.execute(q, p).fetchall(),
-                    lambda q, p: conn.execute(q, p).rowcount,
-                    self.quarantine_limits,
-                )
-            # One multi-row statement per chunk: far fewer calls into SQLite than a row at a
-            # time, and RETURNING names exactly the rows that were new.
-            for start in range(0, len(events), _ROWS_PER_INSERT):
-                chunk = events[start : start + _ROWS_PER_INSERT]
-                values = [v for item in chunk for v in writes.event_values(_event(item))]
-                query = _INSERT_HEAD + ", ".join([_ROW] * len(chunk)) + _INSERT_TAIL
-                inserted.update(row[0] for row in conn.execute(query, values))
+        for start in range(0, len(events), _ROWS_PER_INSERT):
+            chunk = events[start : start + _ROWS_PER_INSERT]
+            values = [v for item in chunk for v in writes.event_values(item)]
+            query = _INSERT_HEAD + ", ".join([_ROW] * len(chunk)) + _INSERT_TAIL
+            inserted.update(row[0] for row in conn.execute(query, values))
+        return inserted
 
-            def digests(keys: list[str]) -> dict[str, str | None]:
-                return dict(conn.execute(writes.digest_query(len(keys)), keys).fetchall())
-
-            outcomes, stored = writes.batch_outcomes(batch, first, inserted, digests)
-            conn.executemany(_IMAGE_UPSERT, writes.image_rows(stored))
-            conn.executemany(writes.DEVICE_UPSERT, writes.device_rows(stored))
-            conn.executemany(writes.DEVICE_DAY_UPSERT, writes.device_day_rows(stored, self.zone))
-            conn.executemany(writes.COUNTER_UPDATE, writes.counter_rows(stored, outcomes, batch))
-        self.quarantine_dropped += dropped
-        return outcomes
-
-    def _write(self, query: str, params: Sequence[Any]) -> None:
-        self.execute([(query, params)])
-
-    def execute(self, statements: Sequence[sql.Statement]) -> list[list[tuple[Any, ...]]]:
-        with self._transaction() as conn:
-            return [conn.execute(statement, params).fetchall() for statement, params in statements]
-
-    def purge_images(self, older_than_ms: int, flag: str) -> int:
-        with self._transaction() as conn:
-            conn.execute(
-                "UPDATE events SET image_id = NULL, image_flag = ? WHERE image_id IN "
-                "(SELECT id FROM images WHERE last_used_at < ?)",
-                (flag, older_than_ms),
-            )
-            return conn.execute(
-                "DELETE FROM images WHERE last_used_at < ?", (older_than_ms,)
-            ).rowcount
+    def _upsert_images(self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        conn.executemany(_IMAGE_UPSERT, rows)
 
     def close(self) -> None:
         self._stop.set()
         self._checkpointer.join(timeout=10)
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-        for conn in readers:
-            conn.close()
-        with self._lock:
-            self._writer.close()
+        super().close()
+
+    def _close_writer(self) -> None:
+        self._writer.close()

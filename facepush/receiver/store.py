@@ -1,4 +1,5 @@
-"""The storage interface: one small abstract class, two backends (SQLite, PostgreSQL).
+"""The storage interface: one small abstract class, two backends (SQLite, PostgreSQL),
+and `open_store(url)`, which picks the backend for a `--db` URL.
 
 Every method is synchronous and thread-safe: the app runs `ingest` and `purge_images` on one
 writer thread (so writes are serialised and group-committed) and queries on a small pool of
@@ -13,7 +14,13 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import msgspec
+
+from facepush.errors import ReceiverConfigError
+from facepush.files import private_dir, private_file
 
 if TYPE_CHECKING:
     from facepush.receiver.attendance import AttendanceDay, AttendanceQuery, Direction
@@ -21,7 +28,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Outcome(enum.Enum):
+class StoreOutcome(enum.Enum):
+    """What the store did with one item of an ingest."""
+
     STORED = "stored"
     DUPLICATE = "duplicate"  # the key was already stored: acknowledged, not stored again
     # The key was already stored with other content: acknowledged (the terminal must not
@@ -30,10 +39,10 @@ class Outcome(enum.Enum):
     QUARANTINED = "quarantined"  # a refused push, kept with a prefix of its body
 
 
-@dataclass(slots=True)
-class Incoming:
-    """One decoded push, ready to store. `fields` is the pushed `data` object as JSON text,
-    unknown fields kept, the base64 image removed (it is stored once in the images table)."""
+class Incoming(msgspec.Struct, frozen=True, kw_only=True):
+    """One decoded push, ready to store, made once (records.incoming). `fields` is the
+    pushed `data` object as JSON text, unknown fields kept, the base64 image removed (it is
+    stored once in the images table); `envelope_extra` the envelope's unknown fields."""
 
     key: str
     type: int
@@ -47,8 +56,8 @@ class Incoming:
     trace_id: str | None
     status: int | None
     code: int | None
-    fields: bytes
-    envelope_extra: bytes | None = None
+    fields: str
+    envelope_extra: str | None = None
     image_id: str | None = None
     image: bytes | None = None
     image_flag: str | None = None
@@ -111,8 +120,8 @@ class EventRow:
     occurred_at: int | None
     received_at: int
     late: bool
-    fields: bytes
-    envelope_extra: bytes | None
+    fields: str  # JSON text, as stored (see Incoming)
+    envelope_extra: str | None
     image_id: str | None
     image_flag: str | None
     origin: str = "push"
@@ -171,7 +180,7 @@ class Store(abc.ABC):
     def schema_version(self) -> int: ...
 
     @abc.abstractmethod
-    def ingest(self, batch: Sequence[Item]) -> list[Outcome]:
+    def ingest(self, batch: Sequence[Item]) -> list[StoreOutcome]:
         """Store a batch in ONE transaction, durably; one outcome per item, in order.
 
         A key already stored (or earlier in the same batch) is a DUPLICATE, or a CONFLICT
@@ -257,3 +266,55 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+
+def check_url(url: str) -> None:
+    """Raise ReceiverConfigError saying what is wrong with a database URL (the settings
+    name the option: `--db: ...`)."""
+    if url.startswith("sqlite:"):
+        from facepush.receiver.sqlite_store import path_of
+
+        path_of(url)
+    elif url.startswith(("postgresql:", "postgres:")):
+        from facepush.receiver.pg_store import split_url
+
+        split_url(url)
+    else:
+        raise ReceiverConfigError(
+            f"expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, got {url!r}"
+        )
+
+
+def open_store(url: str, *, migrate: bool = True, zone: tzinfo | None = None) -> Store:
+    """The store for `sqlite:///PATH` or `postgresql://...`, its schema brought up to date.
+    `zone` is the time zone of its local days (per-day counts, `today`); None: the
+    machine's. Each backend is imported only when its URL is given (psycopg alone takes
+    a third of a second to import, and the backends import this module)."""
+    check_url(url)
+    store: Store
+    if url.startswith("sqlite:"):
+        from facepush.receiver.sqlite_store import SQLiteStore, path_of
+
+        _private_database(path_of(url))
+        store = SQLiteStore(url, zone=zone)
+    else:
+        from facepush.receiver.pg_store import PostgresStore
+
+        store = PostgresStore(url, zone=zone)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _private_database(path: Path) -> None:
+    """The database's directory (0700) and file (0600) made before SQLite opens it, so
+    that the face images in it, and in its -wal and -shm files, are the service's own."""
+    try:
+        private_dir(path.parent)
+        private_file(path)
+    except OSError as exc:
+        raise ReceiverConfigError(f"cannot create {path}: {exc.strerror or exc}") from None

@@ -22,7 +22,7 @@ from collections import deque
 from aiohttp import web
 
 from facepush.protocol.jsontext import dump_json
-from facepush.receiver.records import incoming_item, row_body
+from facepush.receiver.records import row_body
 from facepush.receiver.settings import STREAM_BUFFER_BYTES
 from facepush.receiver.store import EventRow, Incoming
 
@@ -85,7 +85,7 @@ class Broadcaster:
         """Called by the writer after each commit, with the records it stored."""
         if not self._clients:
             return
-        self._offer([_message(dump_json(incoming_item(item))) for item in stored])
+        self._offer([_message(row_body(item)) for item in stored])
 
     def publish_rows(self, rows: list[EventRow]) -> None:
         """Records read back from the store (the feed of several workers)."""

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facepush.backoff import Backoff
-from facepush.receiver.backends import open_store
-from facepush.receiver.errors import ReceiverError
+from facepush.errors import WorkerFailed
 from facepush.receiver.settings import ReceiverSettings
+from facepush.receiver.store import open_store
 from facepush.web import ListenError, url_of
 
 log = logging.getLogger("facepush.receiver.workers")
@@ -40,10 +40,6 @@ log = logging.getLogger("facepush.receiver.workers")
 START_TIMEOUT_S = 60.0  # for a worker to open the store and bind
 STOP_TIMEOUT_S = 30.0  # for a worker to finish its requests and commits after SIGTERM
 HEALTHY_AFTER_S = 10.0  # a worker that lived this long restarts without a pause
-
-
-class WorkerFailed(ReceiverError):
-    """A worker could not start (it exited, or did not bind in time)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from datetime import tzinfo
 from typing import Any
 
 from facepush.receiver import days
-from facepush.receiver.store import Incoming, Item, Outcome, Refused
+from facepush.receiver.store import Incoming, Item, Refused, StoreOutcome
 
 DEVICE_UPSERT = """
 INSERT INTO devices (serial, first_seen, last_seen, recognitions, alarms, late, last_late_at,
@@ -60,20 +60,20 @@ def batch_outcomes(
     first: dict[str, int],
     inserted: set[str],
     digests: Callable[[list[str]], dict[str, str | None]],
-) -> tuple[list[Outcome], list[Incoming]]:
+) -> tuple[list[StoreOutcome], list[Incoming]]:
     """The outcome of each item, and the events stored, in batch order. `digests` reads the
     stored digest of keys (called only when the batch holds repeats)."""
-    outcomes: list[Outcome] = []
+    outcomes: list[StoreOutcome] = []
     stored: list[Incoming] = []
     repeats: list[int] = []
     for index, item in enumerate(batch):
         if isinstance(item, Refused):
-            outcomes.append(Outcome.QUARANTINED)
+            outcomes.append(StoreOutcome.QUARANTINED)
         elif item.key in inserted and first[item.key] == index:
             stored.append(item)
-            outcomes.append(Outcome.STORED)
+            outcomes.append(StoreOutcome.STORED)
         else:
-            outcomes.append(Outcome.DUPLICATE)
+            outcomes.append(StoreOutcome.DUPLICATE)
             repeats.append(index)
     if repeats:
         keys = sorted({_incoming(batch[i]).key for i in repeats})
@@ -86,7 +86,7 @@ def batch_outcomes(
             # No digest (a row from before schema 5, or one read from history): the content
             # cannot be compared.
             if None not in (stored_digest, item.digest) and item.digest != stored_digest:
-                outcomes[index] = Outcome.CONFLICT
+                outcomes[index] = StoreOutcome.CONFLICT
     return outcomes, stored
 
 
@@ -150,7 +150,7 @@ def device_day_rows(stored: Sequence[Incoming], zone: tzinfo | None) -> list[tup
 
 
 def counter_rows(
-    stored: Sequence[Incoming], outcomes: Sequence[Outcome], batch: Sequence[Item]
+    stored: Sequence[Incoming], outcomes: Sequence[StoreOutcome], batch: Sequence[Item]
 ) -> list[tuple[int, str]]:
     alarms = sum(1 for item in stored if item.type == 1)
     # A conflict is a duplicate too; `conflicts` counts those kept in the quarantine. Only
@@ -158,7 +158,7 @@ def counter_rows(
     duplicates = sum(
         1
         for item, o in zip(batch, outcomes, strict=True)
-        if (o is Outcome.DUPLICATE or o is Outcome.CONFLICT)
+        if (o is StoreOutcome.DUPLICATE or o is StoreOutcome.CONFLICT)
         and isinstance(item, Incoming)
         and item.origin == "push"
     )
@@ -186,8 +186,8 @@ def event_values(item: Incoming) -> tuple[Any, ...]:
         item.trace_id,
         item.status,
         item.code,
-        item.fields.decode(),
-        item.envelope_extra.decode() if item.envelope_extra is not None else None,
+        item.fields,
+        item.envelope_extra,
         item.image_id,
         item.image_flag,
         item.user_kind,

@@ -24,7 +24,9 @@ from pathlib import Path
 
 from facepush.client import TerminalClient
 from facepush.device.settings import DeviceSettings
-from facepush.errors import FacepushError
+from facepush.errors import (
+    DemoError as DemoError,  # defined in facepush.errors; exported here as before
+)
 from facepush.files import private_dir, write_atomically
 from facepush.receiver.forward.settings import ForwardSettings
 from facepush.receiver.settings import LISTEN, ReceiverSettings
@@ -39,10 +41,6 @@ FOREVER = 10**12
 # The demo is a self-contained playground: secrets exported for real services (a receiver's
 # token, a terminal's password) must not make its own parts refuse one another.
 SECRET_ENV = ("FACEPUSH_TOKEN", "FACEPUSH_PASSWORD", "FACEPUSH_SIGNING_SECRET")
-
-
-class DemoError(FacepushError):
-    """A part of the demo could not start; the message names it and quotes its log."""
 
 
 @dataclass

@@ -17,14 +17,8 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from facepush.tools.records import RecordFactory
-from tests.dashboard.helpers import (
-    CHROMIUM,
-    LAUNCH_ARGS,
-    Receiver,
-    alarm,
-    push,
-    start_receiver,
-)
+from tests.dashboard.helpers import CHROMIUM, LAUNCH_ARGS, Receiver, push, start_receiver
+from tests.support.records import alarm
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 TERMINALS = ["PSC700C0MC22F02542", "PSC700C0MC22F02611", "PSC700C0MC22F03007"]
@@ -64,13 +58,20 @@ def seed_demo(receiver: Receiver, records: int = 60) -> None:
             code=10001,
             status=3,
             event_time=ms - 3_000_000,
-            photo=None,
+            photo=" ",
             description="handled on site",
         ),
     )
     push(
         receiver,
-        alarm(trace_id="SPX-DEMO-002", code=10003, status=1, event_time=ms - 900_000, photo=5),
+        alarm(
+            trace_id="SPX-DEMO-002",
+            code=10003,
+            status=1,
+            event_time=ms - 900_000,
+            photo=5,
+            description=" ",
+        ),
     )
     push(
         receiver,
@@ -79,7 +80,7 @@ def seed_demo(receiver: Receiver, records: int = 60) -> None:
             code=10003,
             status=2,
             event_time=ms - 600_000,
-            photo=None,
+            photo=" ",
             description="door still open",
         ),
     )

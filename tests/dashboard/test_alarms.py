@@ -7,15 +7,18 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, alarm, image_size, push
-from tests.dashboard.test_live import open_dashboard
+from tests.dashboard.helpers import Receiver, image_size, open_dashboard, push
+from tests.support.records import alarm
 
 
 def test_alarm_is_pinned_until_cleared(page: Page, receiver: Receiver) -> None:
     open_dashboard(page, receiver)
     trace = f"SPX-{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}"
     raised_at = int(time.time() * 1000)
-    push(receiver, alarm(trace_id=trace, code=10002, status=1, event_time=raised_at, photo=4))
+    push(
+        receiver,
+        alarm(trace_id=trace, code=10002, status=1, event_time=raised_at, photo=4, description=" "),
+    )
 
     pinned = page.get_by_test_id("alarm-list").locator(f'[data-trace-id="{trace}"]')
     expect(pinned).to_be_visible(timeout=2_000)
@@ -37,10 +40,30 @@ def test_alarm_is_pinned_until_cleared(page: Page, receiver: Receiver) -> None:
     page.get_by_test_id("lang-toggle").click()
 
     # Clearing fails, then succeeds: the lifecycle follows, and the alarm leaves the pin.
-    push(receiver, alarm(trace_id=trace, code=10002, status=2, event_time=raised_at + 1000))
+    push(
+        receiver,
+        alarm(
+            trace_id=trace,
+            code=10002,
+            status=2,
+            event_time=raised_at + 1000,
+            photo=1,
+            description=" ",
+        ),
+    )
     current = pinned.locator(".step.current")
     expect(current).to_contain_text("clearing failed", timeout=2_000)
-    push(receiver, alarm(trace_id=trace, code=10002, status=3, event_time=raised_at + 2000))
+    push(
+        receiver,
+        alarm(
+            trace_id=trace,
+            code=10002,
+            status=3,
+            event_time=raised_at + 2000,
+            photo=1,
+            description=" ",
+        ),
+    )
     expect(pinned).to_have_count(0, timeout=2_000)
     cleared = page.get_by_test_id("alarm-closed").locator(f'[data-trace-id="{trace}"]')
     expect(cleared).to_have_attribute("data-open", "false")
@@ -78,7 +101,15 @@ def test_alarm_shows_its_raising_report(page: Page, receiver: Receiver) -> None:
     src = photo.get_attribute("src") or ""
     # Cleared with a report of its own words: the card keeps the raising report's.
     push(
-        receiver, alarm(trace_id=trace, code=10001, status=3, event_time=raised_at + 1, photo=None)
+        receiver,
+        alarm(
+            trace_id=trace,
+            code=10001,
+            status=3,
+            event_time=raised_at + 1,
+            photo=" ",
+            description=" ",
+        ),
     )
     cleared = page.get_by_test_id("alarm-closed").locator(f'[data-trace-id="{trace}"]')
     expect(cleared.get_by_test_id("alarm-description")).to_have_text("rear case opened")

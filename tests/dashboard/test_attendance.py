@@ -21,11 +21,11 @@ from facepush.receiver.attendance import AttendanceSettings, DateRange
 from facepush.receiver.attendance.rules import AttendanceDay, reference
 from facepush.tools.workday import site_factory, workday
 from tests.dashboard.helpers import Receiver, push, start_receiver
-from tests.tools.test_workday import passages
+from tests.support.attendance import passages
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAY = date(2024, 3, 4)
-SN = "GATE-SIM-01"  # the serial tests.tools.test_workday.passages gives every record
+SN = "GATE-SIM-01"  # the serial tests.support.attendance.passages gives every record
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
-from tests.dashboard.helpers import Receiver, get_json, recognition
-from tests.support import LOOPBACK, Process, free_port, wait_http
+from tests.dashboard.helpers import Receiver, get_json
+from tests.support.processes import LOOPBACK, Process, free_port, wait_http
+from tests.support.records import recognition
 
 EVIL_DEST = "http://attacker.example/Record"
 
@@ -100,7 +101,7 @@ def test_a_web_page_cannot_write_to_the_terminal_or_the_receiver(
     origin, root = attacker
     (root / "index.html").write_text("<!doctype html><title>cat pictures</title>")
     before = subscription(terminal)
-    record = recognition(device="EVIL0001", name="Injected", user_id="x", face=None)
+    record = recognition(device="EVIL0001", name="Injected", user_id="x", image=" ")
     record["data"]["uuid"] = str(uuid.uuid4())
     page = context.new_page()
     page.goto(origin + "/index.html")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, get_json, push, recognition, start_receiver
-from tests.dashboard.test_live import open_dashboard
-from tests.support import LOOPBACK, free_port
+from tests.dashboard.helpers import Receiver, get_json, open_dashboard, push, start_receiver
+from tests.support.processes import LOOPBACK, free_port
+from tests.support.records import recognition
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -53,7 +53,7 @@ def test_the_panel_shows_each_sink_in_words(
 ) -> None:
     receiver, good, dead = forwarding_receiver
     for n in range(3):
-        push(receiver, recognition(device="FWD-DASH", name=f"P{n}", user_id=str(n)))
+        push(receiver, recognition(device="FWD-DASH", name=f"P{n}", user_id=str(n), image=1))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         sinks = _sinks(receiver)

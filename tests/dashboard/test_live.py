@@ -8,13 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, get_json, image_size, now_s, push, recognition
-
-
-def open_dashboard(page: Page, receiver: Receiver) -> None:
-    response = page.goto(receiver.page())
-    assert response is not None and response.status == 200
-    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+from tests.dashboard.helpers import Receiver, get_json, image_size, now_s, open_dashboard, push
+from tests.support.records import recognition
 
 
 def test_page_loads_with_its_sections(page: Page, receiver: Receiver) -> None:
@@ -41,7 +36,7 @@ def test_pushed_record_appears_live_with_snapshot(page: Page, receiver: Receiver
         recognition_type=1,
         score=0.9302,
         temperature=36.8,
-        face=7,
+        image=7,
     )
     key = f"r:{record['data']['uuid']}"
     pushed = time.monotonic()
@@ -95,7 +90,11 @@ def test_pushed_record_appears_live_with_snapshot(page: Page, receiver: Receiver
 def test_late_record_is_marked(page: Page, receiver: Receiver) -> None:
     open_dashboard(page, receiver)
     record = recognition(
-        device="LATE0001", name="Anna Novak", user_id="u-late", timestamp=now_s() - 3 * 3600
+        device="LATE0001",
+        name="Anna Novak",
+        user_id="u-late",
+        timestamp=now_s() - 3 * 3600,
+        image=1,
     )
     push(receiver, record)
     row = page.locator(f'[data-testid="feed-row"][data-key="r:{record["data"]["uuid"]}"]')
@@ -113,13 +112,15 @@ def test_terminal_today_is_the_receivers_count(page: Page, receiver: Receiver) -
     device = f"TODAY{uuid.uuid4().hex[:6].upper()}"
     push(
         receiver,
-        recognition(device=device, name="Old", user_id="t-1", timestamp=now_s() - 2 * 86400),
+        recognition(
+            device=device, name="Old", user_id="t-1", timestamp=now_s() - 2 * 86400, image=1
+        ),
     )
-    push(receiver, recognition(device=device, name="New", user_id="t-2", face=None))
+    push(receiver, recognition(device=device, name="New", user_id="t-2", image=" "))
     open_dashboard(page, receiver)
     terminal = page.locator(f'[data-testid="terminal-row"][data-serial="{device}"]')
     expect(terminal.get_by_test_id("terminal-today")).to_have_text("2")
-    push(receiver, recognition(device=device, name="Newer", user_id="t-3", face=None))
+    push(receiver, recognition(device=device, name="Newer", user_id="t-3", image=" "))
     expect(terminal.get_by_test_id("terminal-today")).to_have_text("3", timeout=4_000)
     devices = {d["serial"]: d for d in get_json(receiver, "/api/devices")["items"]}
     assert devices[device]["today"] == 3
@@ -130,7 +131,7 @@ def test_feed_keeps_a_bounded_number_of_rows(page: Page, receiver: Receiver) -> 
     open_dashboard(page, receiver)
     cap = page.evaluate("() => import('/static/js/feed.js').then(m => m.MAX_ROWS)")
     records = [
-        recognition(device="BURST001", name=f"Person {i}", user_id=f"b{i}", face=None)
+        recognition(device="BURST001", name=f"Person {i}", user_id=f"b{i}", image=" ")
         for i in range(cap + 30)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -13,7 +13,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.dashboard.helpers import TOKEN
-from tests.device.conftest import start_device
 from tests.receiver.managed import (
     USER,
     basic,
@@ -23,7 +22,8 @@ from tests.receiver.managed import (
     start_receiver,
     wait_for,
 )
-from tests.support import free_port
+from tests.support.device import start_device
+from tests.support.processes import free_port
 
 PASSWORD = "dash-terminal-pw"
 AUTH = basic(PASSWORD)

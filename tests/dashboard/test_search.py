@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, alarm, push, recognition
-from tests.dashboard.test_live import open_dashboard
+from tests.dashboard.helpers import Receiver, open_dashboard, push
+from tests.support.records import alarm, recognition
 
 
 def local_input(seconds: int) -> str:
@@ -47,8 +47,10 @@ def test_filters_narrow_the_list_and_export_honours_them(page: Page, receiver: R
     person, other = f"p-{tag}", f"q-{tag}"
     base = int(time.time()) - 3600
     records = {
-        "a_pass_1": recognition(device=dev_a, name="Lena", user_id=person, timestamp=base),
-        "a_pass_2": recognition(device=dev_a, name="Lena", user_id=person, timestamp=base + 600),
+        "a_pass_1": recognition(device=dev_a, name="Lena", user_id=person, timestamp=base, image=1),
+        "a_pass_2": recognition(
+            device=dev_a, name="Lena", user_id=person, timestamp=base + 600, image=1
+        ),
         "a_deny": recognition(
             device=dev_a,
             name="Omar",
@@ -56,13 +58,21 @@ def test_filters_narrow_the_list_and_export_honours_them(page: Page, receiver: R
             passed=False,
             abnormal=20002,
             timestamp=base + 1200,
+            image=1,
         ),
-        "b_pass": recognition(device=dev_b, name="Lena", user_id=person, timestamp=base + 1800),
+        "b_pass": recognition(
+            device=dev_b, name="Lena", user_id=person, timestamp=base + 1800, image=1
+        ),
     }
     for record in records.values():
         push(receiver, record)
     trace = f"SPX-SRCH-{tag}"
-    push(receiver, alarm(trace_id=trace, code=10004, status=1, user_id=int(tag, 16), photo=None))
+    push(
+        receiver,
+        alarm(
+            trace_id=trace, code=10004, status=1, user_id=int(tag, 16), photo=" ", description=" "
+        ),
+    )
     key = {name: f"r:{r['data']['uuid']}" for name, r in records.items()}
 
     open_dashboard(page, receiver)
@@ -108,7 +118,7 @@ def test_filters_narrow_the_list_and_export_honours_them(page: Page, receiver: R
 def test_load_more_pages_with_the_cursor(page: Page, receiver: Receiver) -> None:
     device = f"PAGE{uuid.uuid4().hex[:6].upper()}"
     records = [
-        recognition(device=device, name=f"Visitor {i}", user_id=f"v{i}", face=None)
+        recognition(device=device, name=f"Visitor {i}", user_id=f"v{i}", image=" ")
         for i in range(130)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:

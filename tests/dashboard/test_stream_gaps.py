@@ -10,7 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, Route, expect
 
-from tests.dashboard.helpers import Receiver, push, recognition, start_receiver
+from tests.dashboard.helpers import Receiver, push, start_receiver
+from tests.support.records import recognition
 
 MISSED = 'retry: 600000\n: connected\n\nevent: missed\ndata: {"missed": 1}\n\n'
 
@@ -18,7 +19,7 @@ MISSED = 'retry: 600000\n: connected\n\nevent: missed\ndata: {"missed": 1}\n\n'
 def test_a_missed_notice_makes_the_page_fetch_what_it_missed(
     page: Page, receiver: Receiver
 ) -> None:
-    record = recognition(device="GAP-1", name="Missed Person", user_id="u-gap", face=None)
+    record = recognition(device="GAP-1", name="Missed Person", user_id="u-gap", image=" ")
     key = f"r:{record['data']['uuid']}"
 
     def stream(route: Route) -> None:
@@ -43,7 +44,7 @@ def test_a_fleet_beyond_one_page_of_devices_is_shown_whole(page: Page, tmp_path:
         serials = [f"F{tag}{i:04d}" for i in range(1001)]  # /api/devices pages 1,000
 
         def one(serial: str) -> None:
-            push(fleet, recognition(device=serial, name="n", user_id="u", face=None))
+            push(fleet, recognition(device=serial, name="n", user_id="u", image=" "))
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(one, serials))

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.helpers import Receiver, push, recognition, start_receiver
-from tests.dashboard.test_live import open_dashboard
+from tests.dashboard.helpers import Receiver, open_dashboard, push, start_receiver
+from tests.support.records import recognition
 
 
 def test_wrong_or_missing_token_is_refused(page: Page, receiver: Receiver) -> None:
-    push(receiver, recognition(device="TOKEN001", name="Secret Person", user_id="s-1"))
+    push(receiver, recognition(device="TOKEN001", name="Secret Person", user_id="s-1", image=1))
     for url in (receiver.page("wrong-token"), f"{receiver.url}/"):
         response = page.goto(url)
         assert response is not None and response.status == 401
@@ -32,7 +32,7 @@ def test_page_says_so_when_its_token_stops_working(page: Page, tmp_path: Path) -
     port = int(first.url.rsplit(":", 1)[1])
     second = None
     try:
-        push(first, recognition(device="ROTATE01", name="Visible Before", user_id="r-1"))
+        push(first, recognition(device="ROTATE01", name="Visible Before", user_id="r-1", image=1))
         open_dashboard(page, first)
         expect(page.get_by_test_id("feed-row")).to_have_count(1)
         first.stop()

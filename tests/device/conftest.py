@@ -1,8 +1,8 @@
+"""Fixtures of the terminal tests: a recording stand-in receiver, and started services."""
+
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +11,8 @@ import pytest
 from facepush.backoff import Backoff
 from facepush.device.service import PushService
 from facepush.device.settings import DeviceSettings
-from tests.device.standin import StandIn
-from tests.support import Process
-
-ServiceFactory = Callable[..., Awaitable[PushService]]
+from tests.support.device import ServiceFactory
+from tests.support.standin import StandIn
 
 
 @pytest.fixture
@@ -44,26 +42,3 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
     for service in started:
         if service._deliverer is not None:
             await service.stop()
-
-
-async def eventually(
-    check: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(0.02)
-
-
-def start_device(
-    tmp_path: Path,
-    *args: str,
-    name: str = "device",
-    env: dict[str, str] | None = None,
-    preexec: Callable[[], Any] | None = None,
-) -> tuple[Process, str]:
-    """A real `python -m facepush device serve` on a free port; returns it and its URL."""
-    log = tmp_path / f"{name}-{time.monotonic_ns()}.log"
-    proc = Process(["device", "serve", "--listen", "127.0.0.1:0", *args], log, env, preexec)
-    return proc, proc.wait_listening(timeout=20)

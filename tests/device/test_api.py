@@ -16,10 +16,10 @@ from aiohttp import web
 from facepush.device.api import make_app
 from facepush.device.auth import Accounts
 from facepush.device.service import PushService
-from tests.device.conftest import ServiceFactory, eventually
-from tests.device.records import recognition, rkey
-from tests.device.standin import StandIn
-from tests.support import LOOPBACK
+from tests.support.device import ServiceFactory, eventually
+from tests.support.processes import LOOPBACK
+from tests.support.records import recognition, rkey
+from tests.support.standin import StandIn
 
 Api = Callable[..., Awaitable[tuple[str, PushService]]]
 

@@ -16,10 +16,10 @@ import pytest
 
 from facepush.device.backlog import Backlog
 from facepush.device.memory_outbox import MemoryOutbox
-from facepush.device.outbox import ALARM, RECOGNITION, NewRecord, Outbox, StoredRecord
+from facepush.device.outbox import ALARM, RECOGNITION, CachedRecord, NewRecord, Outbox
 from facepush.device.sqlite_outbox import SQLiteOutbox
 from facepush.device.threads import OutboxThreads
-from tests.device.conftest import eventually
+from tests.support.device import eventually
 
 MakeBacklog = Callable[..., tuple[Backlog, Outbox]]
 
@@ -35,7 +35,7 @@ class CountingSQLite(SQLiteOutbox):
         self.deletes = 0
         self.hold: threading.Event | None = None
 
-    def peek(self, kind: int, after_seq: int, limit: int) -> list[StoredRecord]:
+    def peek(self, kind: int, after_seq: int, limit: int) -> list[CachedRecord]:
         rows = super().peek(kind, after_seq, limit)
         if kind != RECOGNITION:
             return rows
@@ -217,7 +217,7 @@ async def test_a_page_read_before_a_delete_committed_does_not_bring_it_back(
     assert backlog._acked == {}  # no page can hold r:1 now: forgotten, memory stays flat
 
 
-async def taken(backlog: Backlog) -> StoredRecord:
+async def taken(backlog: Backlog) -> CachedRecord:
     record = await backlog.next({}, 0.0)
     assert record is not None
     return record

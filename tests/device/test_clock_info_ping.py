@@ -20,7 +20,7 @@ from facepush.client import TerminalClient
 from facepush.errors import AuthenticationError, TerminalRefused
 from facepush.tools.records import RecordFactory
 from facepush.tools.simulate import simulate
-from tests.device.conftest import start_device
+from tests.support.device import start_device
 
 USER, PASSWORD = "admin", "s3cret-pw"
 FAST_MS = 300_000  # 5 minutes

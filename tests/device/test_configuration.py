@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from facepush.cli import main
-from tests.device.conftest import start_device
+from tests.support.device import start_device
 
 
 async def test_file_then_environment_then_command_line(tmp_path: Path) -> None:

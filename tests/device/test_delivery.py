@@ -1,5 +1,6 @@
-"""Delivery through a real socket to the stand-in receiver: the acknowledgement rule, every
-failure kind, recovery, order, alarms first, set-aside, configuration changes."""
+"""Delivery through a real socket to a real receiver with chaos, or to the recording
+stand-in receiver: the acknowledgement rule, every failure kind, recovery, order, alarms
+first, set-aside, configuration changes."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from facepush.backoff import Backoff
-from tests.device.conftest import ServiceFactory, eventually
-from tests.device.records import akey, alarm, recognition, rkey
-from tests.device.standin import StandIn
-from tests.support import LOOPBACK, free_port
+from tests.support.chaos import failing_receiver
+from tests.support.device import ServiceFactory, eventually
+from tests.support.processes import LOOPBACK, free_port
+from tests.support.records import akey, alarm, recognition, rkey
+from tests.support.standin import StandIn
 
 
 def dead_url() -> str:
@@ -35,7 +37,7 @@ async def test_acknowledged_with_code_200_and_either_text_field(
 
 FAILURES = {
     "http500": "HTTP 500",
-    "code500": "reply code 500: database down",
+    "code500": "reply code 500: chaos: refused for testing",
     "garbage": "not a JSON reply",
     "timeout": "no reply within 0.3 s",
     "reset": "connection to",
@@ -47,22 +49,24 @@ FAILURES = {
 
 @pytest.mark.parametrize("mode", list(FAILURES))
 async def test_each_failure_keeps_the_record_until_the_receiver_recovers(
-    make_service: ServiceFactory, standin: StandIn, mode: str
+    make_service: ServiceFactory, tmp_path: Path, mode: str
 ) -> None:
-    standin.mode = mode
-    service = await make_service(timeout=0.3, window=2)
-    await service.subscribe({"event_dest": standin.url, "enabled": True})
-    await service.record([recognition(n) for n in range(3)])
-    # Enough attempts that a refusal would have been set aside (max 5) if it could be.
-    attempts = 8 if mode != "timeout" else 4
-    await eventually(lambda: len(standin.pushes) >= attempts, what=f"{attempts} attempts")
-    status = service.status()
-    assert status["queued"] == 3 and status["delivered"] == 0 and status["set_aside"] == 0
-    assert FAILURES[mode] in (status["last_error"] or ""), status["last_error"]
-    standin.mode = "ok"
-    await standin.wait_acked({rkey(n) for n in range(3)})
-    await eventually(lambda: service.status()["queued"] == 0, what="queue empty")
-    assert service.status()["set_aside"] == 0 and service.status()["delivered"] == 3
+    """A real receiver behind the chaos middleware fails each push (HTTP 400 and 404 to
+    everything: the stand-in) until it recovers."""
+    async with failing_receiver(mode, f"sqlite:///{tmp_path / 'receiver.sqlite3'}") as receiver:
+        service = await make_service(timeout=0.3, window=2)
+        await service.subscribe({"event_dest": receiver.url, "enabled": True})
+        await service.record([recognition(n) for n in range(3)])
+        # Enough attempts that a refusal would have been set aside (max 5) if it could be.
+        attempts = 8 if mode != "timeout" else 4
+        await eventually(lambda: receiver.attempts() >= attempts, what=f"{attempts} attempts")
+        status = service.status()
+        assert status["queued"] == 3 and status["delivered"] == 0 and status["set_aside"] == 0
+        assert FAILURES[mode] in (status["last_error"] or ""), status["last_error"]
+        receiver.recover()
+        await receiver.wait_acked({rkey(n) for n in range(3)})
+        await eventually(lambda: service.status()["queued"] == 0, what="queue empty")
+        assert service.status()["set_aside"] == 0 and service.status()["delivered"] == 3
 
 
 async def test_status_says_offline_while_the_receiver_is_down(

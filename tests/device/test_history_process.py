@@ -17,8 +17,9 @@ import aiohttp
 import pytest
 
 from facepush.client import TerminalClient
-from tests.device.conftest import start_device
-from tests.support import Process, free_port
+from tests.support.device import start_device
+from tests.support.processes import Process, free_port
+from tests.support.records import alarm, recognition
 
 USER, PASSWORD = "admin", "s3cret-pw"
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
@@ -35,20 +36,14 @@ def record(n: int) -> dict[str, Any]:
         {"name": None, "user_id": None, "type": None},
         {"name": "Omar", "user_id": "7", "type": 2, "job_number": "J5", "ic_number": "C6"},
     ]
-    return {
-        "type": 0,
-        "data": {
-            "uuid": f"h-{n:04d}",
-            "recognitionType": 0 if n % 4 == 2 else 1,
-            "timestamp": BASE + n // 3,
-            "pass": n % 4 != 2,
-            "user": {**users[n % 4], "groups": [{"id": "1", "name": "g1"}]},
-        },
-    }
-
-
-def alarm(n: int) -> dict[str, Any]:
-    return {"type": 1, "data": {"trace_id": f"A-{n}", "status": 1, "code": 10001, "event_time": 1}}
+    return recognition(
+        f"h-{n:04d}",
+        device=None,
+        timestamp=BASE + n // 3,
+        passed=n % 4 != 2,
+        recognition_type=0 if n % 4 == 2 else 1,
+        user={**users[n % 4], "groups": [{"id": "1", "name": "g1"}]},
+    )
 
 
 def expected(ns: range | list[int], descending: bool = False) -> list[str]:

@@ -22,9 +22,9 @@ from facepush.device.auth import Accounts
 from facepush.device.service import PushService
 from facepush.sitepolicy import SitePolicy
 from facepush.throttle import FailureThrottle
-from tests.device.conftest import ServiceFactory, eventually, start_device
-from tests.device.records import recognition
-from tests.support import LOOPBACK
+from tests.support.device import ServiceFactory, eventually, start_device
+from tests.support.processes import LOOPBACK
+from tests.support.records import recognition
 
 ATTACKER = "http://attacker.example"
 PASSWORD = "terminal-test-password"

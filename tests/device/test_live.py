@@ -21,9 +21,9 @@ from facepush.client import TerminalClient
 from facepush.device.api import make_app
 from facepush.device.auth import Accounts
 from facepush.errors import TerminalRefused
-from tests.device.conftest import ServiceFactory, eventually, start_device
-from tests.device.records import alarm, recognition
-from tests.support import LOOPBACK
+from tests.support.device import ServiceFactory, eventually, start_device
+from tests.support.processes import LOOPBACK
+from tests.support.records import alarm, recognition
 
 UPGRADE = {
     "Connection": "Upgrade",

@@ -9,7 +9,7 @@ from typing import Any, cast
 import yaml
 
 from facepush.device.api import OPENAPI, make_app
-from tests.device.conftest import start_device
+from tests.support.device import start_device
 
 
 def test_document_matches_the_routes() -> None:

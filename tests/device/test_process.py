@@ -19,9 +19,9 @@ from facepush.device.cli import serve
 from facepush.device.errors import SetupError
 from facepush.device.server import check
 from facepush.device.settings import DeviceSettings
-from tests.device.conftest import eventually, start_device
-from tests.device.records import alarm, recognition, rkey
-from tests.device.standin import StandIn
+from tests.support.device import eventually, start_device
+from tests.support.records import alarm, recognition, rkey
+from tests.support.standin import StandIn
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: Any) -> dict[str, Any]:

@@ -16,9 +16,9 @@ import aiohttp
 from aiohttp import web
 
 from facepush.protocol import success_reply
-from tests.device.conftest import start_device
-from tests.device.records import recognition
-from tests.support import LOOPBACK
+from tests.support.device import start_device
+from tests.support.processes import LOOPBACK
+from tests.support.records import recognition
 
 HUGE = 256 << 20  # what the hostile receiver streams per reply
 BOMB = 64 << 20  # what its gzip reply inflates to

@@ -11,9 +11,9 @@ import pytest
 import trustme
 from standardwebhooks.webhooks import Webhook
 
-from tests.device.conftest import ServiceFactory, eventually
-from tests.device.records import akey, alarm, recognition, rkey
-from tests.device.standin import StandIn
+from tests.support.device import ServiceFactory, eventually
+from tests.support.records import akey, alarm, recognition, rkey
+from tests.support.standin import StandIn
 
 SECRET = "whsec_" + base64.b64encode(b"device-test-secret-0123456789abc").decode()
 

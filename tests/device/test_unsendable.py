@@ -16,9 +16,9 @@ from facepush.device.memory_outbox import MemoryOutbox
 from facepush.device.outbox import NewRecord
 from facepush.device.sender import Destination
 from facepush.protocol import dump_json
-from tests.device.conftest import ServiceFactory, eventually, start_device
-from tests.device.records import alarm, recognition, rkey
-from tests.device.standin import StandIn
+from tests.support.device import ServiceFactory, eventually, start_device
+from tests.support.records import alarm, recognition, rkey
+from tests.support.standin import StandIn
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

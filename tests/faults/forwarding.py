@@ -15,7 +15,7 @@ import aiohttp
 from facepush.protocol import classify_reply, dump_json
 from facepush.receiver.forward.settings import ForwardSettings
 from facepush.tools.records import RecordFactory
-from tests.faults.conftest import key_of
+from tests.support.servers import key_of
 
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 

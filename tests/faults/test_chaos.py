@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from facepush.protocol import Outcome, classify_reply, success_reply
+from facepush.protocol import DeliveryOutcome, classify_reply, success_reply
 from facepush.receiver.chaos import Chaos, ChaosSpec, ChaosSpecError
 
 
@@ -40,7 +40,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield client
 
 
-async def _push(session: aiohttp.ClientSession, url: str) -> Outcome | str:
+async def _push(session: aiohttp.ClientSession, url: str) -> DeliveryOutcome | str:
     try:
         async with session.post(url + "/Record", data=b'{"type":0}') as resp:
             return classify_reply(resp.status, await resp.read()).outcome
@@ -55,19 +55,19 @@ DISCONNECTED = {"ServerDisconnectedError", "ClientOSError"}
 @pytest.mark.parametrize(
     ("spec", "seen", "stored_count"),
     [
-        ("", Outcome.DELIVERED, 1),
-        ("late=1,late-ms=50", Outcome.DELIVERED, 1),
-        ("http500=1", Outcome.RETRY, 0),
-        ("garbage=1", Outcome.RETRY, 0),
-        ("code=1", Outcome.RETRY, 0),
-        ("code=1,reply-code=422", Outcome.REFUSED, 0),
+        ("", DeliveryOutcome.DELIVERED, 1),
+        ("late=1,late-ms=50", DeliveryOutcome.DELIVERED, 1),
+        ("http500=1", DeliveryOutcome.RETRY, 0),
+        ("garbage=1", DeliveryOutcome.RETRY, 0),
+        ("code=1", DeliveryOutcome.RETRY, 0),
+        ("code=1,reply-code=422", DeliveryOutcome.REFUSED, 0),
         ("reset=1", DISCONNECTED, 0),
         ("drop-after-store=1", DISCONNECTED, 1),
         ("hang=1,hang-s=5", {"TimeoutError"}, 0),
     ],
 )
 async def test_each_fault(
-    session: aiohttp.ClientSession, spec: str, seen: Outcome | set[str], stored_count: int
+    session: aiohttp.ClientSession, spec: str, seen: DeliveryOutcome | set[str], stored_count: int
 ) -> None:
     stored: list[bytes] = []
     runner, url = await _serve(spec, stored)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.faults.conftest import (
+from tests.support.servers import (
     http_json,
     key_of,
     records,

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from facepush.tools.fleet import Fleet, FleetOptions
-from tests.faults.conftest import http_json, report, start_receiver
+from tests.support.servers import http_json, report, start_receiver
 
 DEVICES = 200
 BACKLOG = 50

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.faults.conftest import key_of, report, start_receiver
 from tests.faults.forwarding import check_order, interleaved, push_all, wait_until, write_config
 from tests.forward.brokers import PrivateBroker
 from tests.forward.consumers import MqttConsumer, NatsConsumer, WebhookConsumer
-from tests.support import free_port
+from tests.support.processes import free_port
+from tests.support.servers import key_of, report, start_receiver
 
 KILLS = 5
 DEVICES = 20

@@ -12,10 +12,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from tests.faults.conftest import http_json, key_of, report, start_receiver
 from tests.faults.forwarding import check_order, interleaved, push_all, wait_until, write_config
 from tests.forward.brokers import PrivateBroker
 from tests.forward.consumers import NatsConsumer, PersistentMqttConsumer
+from tests.support.servers import http_json, key_of, report, start_receiver
 
 RECORDS = 3000
 DURING = 1000  # pushes acknowledged while the brokers are down

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import http_json, key_of, report, start_receiver
 from tests.faults.forwarding import check_order, interleaved, push_all, wait_until, write_config
 from tests.forward.consumers import WebhookConsumer
-from tests.receiver.conftest import drop_schema, fresh_pg_url
-from tests.support import free_port
+from tests.support.processes import free_port
+from tests.support.receiver import drop_schema, fresh_pg_url
+from tests.support.servers import http_json, key_of, report, start_receiver
 
 RECORDS = 3000
 DEVICES = 20

@@ -13,7 +13,8 @@ import threading
 import urllib.error
 from pathlib import Path
 
-from tests.faults.conftest import (
+from tests.support.processes import Process, free_port
+from tests.support.servers import (
     http_json,
     key_of,
     records,
@@ -23,7 +24,6 @@ from tests.faults.conftest import (
     stored_keys,
     wait_drained,
 )
-from tests.support import Process, free_port
 
 KILLS = 22
 BATCH = 40

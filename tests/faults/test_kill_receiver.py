@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 
 from facepush.protocol import classify_reply, dump_json
-from tests.faults.conftest import key_of, records, report, start_receiver, stored_keys
-from tests.support import Process, free_port
+from tests.support.processes import Process, free_port
+from tests.support.servers import key_of, records, report, start_receiver, stored_keys
 
 KILLS = 5
 RECORDS = 6000

@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.faults.conftest import http_json, key_of, records, report, stored_keys
-from tests.support import Process, free_port, wait_http
+from tests.support.processes import Process, free_port, wait_http
+from tests.support.servers import http_json, key_of, records, report, stored_keys
 
 
 def push_all(url: str, batch: list[dict[str, Any]]) -> Counter[int]:

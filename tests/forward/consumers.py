@@ -22,7 +22,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from facepush.receiver.forward.settings import ForwardSettings
 from tests.forward.brokers import SHARED_MQTT, SHARED_NATS
-from tests.support import free_port
+from tests.support.processes import free_port
 
 KINDS = ["mqtt", "nats", "webhook"]
 

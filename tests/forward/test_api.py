@@ -11,11 +11,9 @@ import yaml
 from facepush.receiver import Store
 from facepush.receiver.app import OPENAPI
 from facepush.receiver.settings import Tuning
-from tests.forward.conftest import FAST, records
 from tests.forward.consumers import WebhookConsumer
-from tests.forward.test_webhook import until
-from tests.receiver.helpers import configured, running
-from tests.receiver.test_openapi import reply_validator
+from tests.support.forward import FAST, records, until
+from tests.support.receiver import configured, reply_validator, running
 
 
 async def test_replies_and_metrics_are_what_the_document_says(store: Store) -> None:

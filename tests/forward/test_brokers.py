@@ -15,8 +15,8 @@ from facepush.receiver import Store
 from facepush.receiver.forward.service import Forwarding
 from facepush.receiver.forward.settings import ForwardConfigError, ForwardSettings
 from tests.forward.brokers import SHARED_NATS, PrivateBroker
-from tests.forward.conftest import eventually, forwarding, records
 from tests.forward.consumers import MqttConsumer, NatsConsumer
+from tests.support.forward import eventually, forwarding, records
 
 
 async def test_a_broker_refusing_the_credentials_is_named_in_last_error(

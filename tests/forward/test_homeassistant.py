@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from facepush.receiver import Store
-from tests.forward.conftest import eventually, forwarding
 from tests.forward.consumers import MqttConsumer
-from tests.receiver.helpers import alarm, jpeg, recognition
-from tests.receiver.test_store import make
+from tests.support.forward import eventually, forwarding
+from tests.support.receiver import make
+from tests.support.records import alarm, jpeg, recognition
 
 # Every configuration key the documentation lists for each platform (discovery accepts
 # unknown keys but ignores them: a misspelt key would silently do nothing).

@@ -8,10 +8,10 @@ from pathlib import Path
 from facepush.receiver import Store
 from facepush.receiver.records import row_item
 from tests.forward.brokers import PrivateBroker
-from tests.forward.conftest import alarms, eventually, forwarding, records
 from tests.forward.consumers import Consumer, consumer
-from tests.receiver.helpers import alarm, recognition
-from tests.receiver.test_store import make
+from tests.support.forward import alarms, eventually, forwarding, records
+from tests.support.receiver import make
+from tests.support.records import alarm, recognition
 
 
 def _order_by_device(store: Store, keys: list[str]) -> dict[str, list[str]]:

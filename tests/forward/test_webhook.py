@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,10 +17,10 @@ from aiohttp import web
 from facepush.receiver import Store
 from facepush.receiver.forward.settings import ForwardSettings
 from facepush.receiver.settings import Tuning
-from tests.forward.conftest import FAST, records
 from tests.forward.consumers import WebhookConsumer
-from tests.receiver.helpers import Running, configured, running
-from tests.support import free_port
+from tests.support.forward import FAST, records, until
+from tests.support.processes import free_port
+from tests.support.receiver import Running, configured, running
 
 
 @pytest.fixture
@@ -38,25 +38,6 @@ def _receiver(
 ) -> contextlib.AbstractAsyncContextManager[Running]:
     settings = configured(store.url, forward=(hook.settings("hook", **sink),))
     return running(settings, store, Tuning(forward=FAST))
-
-
-async def _status(rx: Running) -> dict[str, Any]:
-    [item] = (await rx.get("/api/forward"))["data"]["items"]
-    return item  # type: ignore[no-any-return]
-
-
-async def until(
-    rx: Running, check: Callable[[dict[str, Any]], bool], timeout: float = 30
-) -> dict[str, Any]:
-    """/api/forward's item, once `check` holds for it (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = await _status(rx)
-        if check(status):
-            return status
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {status}")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_refused_record_is_set_aside_visible_and_replayable(

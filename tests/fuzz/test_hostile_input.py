@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import http_json, start_device, start_receiver
+from tests.support.servers import http_json, start_device, start_receiver
 
 CASES_RUN: list[str] = []
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.receiver.conftest import BACKENDS, drop_schema, fresh_pg_url
 from tests.receiver.processes import start_receiver
-from tests.support import Process
+from tests.support.processes import Process
+from tests.support.receiver import BACKENDS, drop_schema, fresh_pg_url
 
 INT64_MAX = 2**63 - 1
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import http_json, start_device, start_receiver
+from tests.support.servers import http_json, start_device, start_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = 25  # per operation and phase

@@ -4,7 +4,6 @@ records within them (the vendor's examples, real-device quirks) pass."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -14,18 +13,7 @@ from facepush.errors import DecodeError, ImageError
 from facepush.protocol import decode_image, decode_push
 from facepush.protocol.jsontext import MAX_REPAIR_BYTES, MAX_REPAIRS, parse_json
 from facepush.protocol.limits import MAX_MS, MAX_RECORD_BYTES
-
-NOW_S = int(time.time())
-
-
-def recognition(**data: Any) -> dict[str, Any]:
-    return {"type": 0, "data": {"uuid": "u-1", "timestamp": NOW_S, **data}}
-
-
-def alarm(**data: Any) -> dict[str, Any]:
-    fields = {"trace_id": "T-1", "status": 1, "event_time": NOW_S * 1000, "code": 10001}
-    return {"type": 1, "data": {**fields, **data}}
-
+from tests.support.records import alarm, recognition
 
 REFUSED = [
     # times, after the seconds→ms rule (the overflow of issue 10 item 1)

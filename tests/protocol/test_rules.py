@@ -11,10 +11,10 @@ from facepush.protocol import (
     AbnormalType,
     AlarmCode,
     AlarmStatus,
+    DeliveryOutcome,
     EntryMode,
     Mask,
     Mode,
-    Outcome,
     RecognitionType,
     Subscription,
     UserType,
@@ -71,31 +71,43 @@ def test_time_normalisation(value: int, ms: int) -> None:
 @pytest.mark.parametrize(
     ("status", "body", "outcome", "reason"),
     [
-        (200, b'{"code": 200, "msg": "success", "data": {}}', Outcome.DELIVERED, ""),
-        (201, b'{"code": 200, "message": "success"}', Outcome.DELIVERED, ""),
-        (200, b'{"code": 500, "msg": "db down"}', Outcome.RETRY, "reply code 500: db down"),
-        (200, b'{"code": 422, "message": "bad uuid"}', Outcome.REFUSED, "reply code 422: bad uuid"),
-        (200, b"OK", Outcome.RETRY, "HTTP 200 with a body that is not a JSON reply"),
-        (200, b'{"code": "200"}', Outcome.RETRY, "HTTP 200 with a body that is not a JSON reply"),
-        (500, b'{"code": 200}', Outcome.RETRY, "HTTP 500 (code 200)"),
-        (503, b"", Outcome.RETRY, "HTTP 503"),
-        (404, b"not found", Outcome.REFUSED, "HTTP 404"),
+        (200, b'{"code": 200, "msg": "success", "data": {}}', DeliveryOutcome.DELIVERED, ""),
+        (201, b'{"code": 200, "message": "success"}', DeliveryOutcome.DELIVERED, ""),
+        (200, b'{"code": 500, "msg": "db down"}', DeliveryOutcome.RETRY, "reply code 500: db down"),
+        (
+            200,
+            b'{"code": 422, "message": "bad uuid"}',
+            DeliveryOutcome.REFUSED,
+            "reply code 422: bad uuid",
+        ),
+        (200, b"OK", DeliveryOutcome.RETRY, "HTTP 200 with a body that is not a JSON reply"),
+        (
+            200,
+            b'{"code": "200"}',
+            DeliveryOutcome.RETRY,
+            "HTTP 200 with a body that is not a JSON reply",
+        ),
+        (500, b'{"code": 200}', DeliveryOutcome.RETRY, "HTTP 500 (code 200)"),
+        (503, b"", DeliveryOutcome.RETRY, "HTTP 503"),
+        (404, b"not found", DeliveryOutcome.REFUSED, "HTTP 404"),
         (
             400,
             b'{"code": 400, "msg": "data.uuid: missing"}',
-            Outcome.REFUSED,
+            DeliveryOutcome.REFUSED,
             "HTTP 400 (code 400: data.uuid: missing)",
         ),
-        (408, b"", Outcome.RETRY, "HTTP 408"),
-        (429, b"", Outcome.RETRY, "HTTP 429"),
-        (302, b"", Outcome.RETRY, "HTTP 302"),
+        (408, b"", DeliveryOutcome.RETRY, "HTTP 408"),
+        (429, b"", DeliveryOutcome.RETRY, "HTTP 429"),
+        (302, b"", DeliveryOutcome.RETRY, "HTTP 302"),
     ],
 )
-def test_acknowledgement_rule(status: int, body: bytes, outcome: Outcome, reason: str) -> None:
+def test_acknowledgement_rule(
+    status: int, body: bytes, outcome: DeliveryOutcome, reason: str
+) -> None:
     verdict = classify_reply(status, body)
     assert verdict.outcome is outcome
     assert verdict.reason == reason
-    assert verdict.delivered is (outcome is Outcome.DELIVERED)
+    assert verdict.delivered is (outcome is DeliveryOutcome.DELIVERED)
 
 
 def test_receiver_replies_carry_msg_and_message() -> None:

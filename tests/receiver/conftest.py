@@ -3,32 +3,24 @@ PostgreSQL server, each test in a fresh SQLite file or a fresh PostgreSQL schema
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from facepush.receiver import Store, Tuning, open_store
-from tests.receiver.helpers import Running, configured, running
-
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def fresh_pg_url(pg_dsn: str) -> tuple[str, str]:
-    schema = f"fp_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in pg_dsn else "?"
-    return f"{pg_dsn}{sep}schema={schema}", schema
-
-
-def drop_schema(pg_dsn: str, schema: str) -> None:
-    with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+from tests.support.receiver import (
+    BACKENDS,
+    TUNING,
+    Running,
+    Serve,
+    configured,
+    drop_schema,
+    fresh_pg_url,
+    running,
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -60,10 +52,6 @@ def store(db_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
-
-
-Serve = Callable[..., Awaitable[Running]]
-TUNING = {f.name for f in dataclasses.fields(Tuning)}
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.support import Process
+from tests.support.processes import Process
 
 USER = "admin"
 JSON = {"Content-Type": "application/json"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support import Process
+from tests.support.processes import Process
 
 
 def start_receiver(log: Path, *args: str, timeout: float = 30.0) -> tuple[Process, str]:

@@ -7,9 +7,8 @@ import time
 from typing import Any
 
 from facepush.receiver import Store
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import alarm, jpeg
-from tests.receiver.test_store import make
+from tests.support.receiver import Serve, make
+from tests.support.records import alarm, jpeg
 
 
 def report(

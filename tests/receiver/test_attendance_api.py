@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from facepush.receiver import Store, open_store
 from facepush.receiver.attendance import AttendanceSettings
 from facepush.receiver.cli import receiver
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import Running, recognition
+from tests.support.receiver import Running, Serve
+from tests.support.records import recognition
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -29,7 +29,7 @@ from facepush.receiver.errors import BadQuery, ReceiverConfigError
 from facepush.receiver.records import incoming
 from facepush.receiver.settings import ReceiverSettings
 from facepush.settings import load
-from tests.receiver.helpers import body, recognition
+from tests.support.records import body, recognition
 
 BERLIN = ZoneInfo("Europe/Berlin")
 KOLKATA = ZoneInfo("Asia/Kolkata")

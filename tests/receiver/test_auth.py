@@ -17,8 +17,8 @@ from facepush.receiver import Store
 from facepush.receiver.auth import session_value
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.settings import check_bind
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import body, recognition
+from tests.support.receiver import Serve
+from tests.support.records import body, recognition
 
 TOKEN = "receiver-test-token-0123"  # at least 16 characters (--token refuses fewer)
 SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-0123456789ab").decode()
@@ -156,7 +156,7 @@ async def test_reference_library_signatures_are_accepted(serve: Serve, store: St
 
 async def test_an_unusable_signing_secret_is_refused_at_start(store: Store) -> None:
     from facepush.receiver import create_app
-    from tests.receiver.helpers import configured
+    from tests.support.receiver import configured
 
     with pytest.raises(ReceiverConfigError, match="--signing-secret"):
         create_app(configured(store.url, signing_secret="whsec_"), store)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from facepush.receiver.app import BROADCASTER
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import Running, alarm, recognition
+from tests.support.receiver import Running, Serve
+from tests.support.records import alarm, recognition
 
 PAGE = 8 * 1024
 NOTE = "n" * 3000  # a text field well within any per-field limit

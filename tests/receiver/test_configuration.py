@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from facepush.cli import main
-from tests.receiver.helpers import body, recognition
-from tests.support import Process
+from tests.support.processes import Process
+from tests.support.records import body, recognition
 
 FILE_TOKEN = "token-from-the-file-0123"
 ENV_TOKEN = "token-from-the-environment-0123"

@@ -20,9 +20,8 @@ from facepush.receiver.forward.positions import (
     positions_for,
 )
 from facepush.receiver.store import EventRow
-from tests.receiver.conftest import drop_schema, fresh_pg_url
-from tests.receiver.helpers import alarm, recognition
-from tests.receiver.test_store import make
+from tests.support.receiver import drop_schema, fresh_pg_url, make
+from tests.support.records import alarm, recognition
 
 Row = tuple[Cursor, EventRow]
 

@@ -16,9 +16,8 @@ from facepush.receiver.health import Health
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.query import READERS
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import recognition
-from tests.receiver.test_store import make
+from tests.support.receiver import Serve, make
+from tests.support.records import recognition
 
 
 async def health_of(rx: Any) -> tuple[int, dict[str, Any], float]:

@@ -29,10 +29,10 @@ from facepush.receiver import Store, open_store
 from facepush.receiver.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
-from facepush.receiver.store import Item, Outcome
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import body, configured, jpeg, metric_value, recognition, running
+from facepush.receiver.store import Item, StoreOutcome
 from tests.receiver.processes import start_receiver
+from tests.support.receiver import Serve, configured, metric_value, running
+from tests.support.records import body, jpeg, recognition
 
 MIB = 1024 * 1024
 
@@ -72,7 +72,7 @@ def poisoned(store: Store, monkeypatch: pytest.MonkeyPatch, calls: list[int]) ->
     that passes the protocol's checks and still fails in the database would."""
     ingest = store.ingest
 
-    def failing(batch: Sequence[Item]) -> list[Outcome]:
+    def failing(batch: Sequence[Item]) -> list[StoreOutcome]:
         calls.append(len(batch))
         keys = [getattr(item, "key", "") for item in batch]
         if any("poison-rejected" in k for k in keys):
@@ -112,7 +112,7 @@ async def test_the_writer_bisects_a_failing_batch(
 ) -> None:
     """64 items in one batch with one culprit: 13 transactions (1 + 2 per halving) find it,
     not 64 (one by one); an outage (StoreUnavailable) fails the batch in one."""
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     calls: list[int] = []
     poisoned(store, monkeypatch, calls)
@@ -126,9 +126,11 @@ async def test_the_writer_bisects_a_failing_batch(
         results = await asyncio.gather(*tasks, return_exceptions=True)
         assert calls[0] == 64 and len(calls) == 13, calls
         assert [i for i, r in enumerate(results) if isinstance(r, RecordRejected)] == [40]
-        assert Counter(r for r in results if isinstance(r, Outcome)) == {Outcome.STORED: 63}
+        assert Counter(r for r in results if isinstance(r, StoreOutcome)) == {
+            StoreOutcome.STORED: 63
+        }
 
-        def down(batch: Sequence[Item]) -> list[Outcome]:
+        def down(batch: Sequence[Item]) -> list[StoreOutcome]:
             calls.append(len(batch))
             raise StoreUnavailable("disk full")
 

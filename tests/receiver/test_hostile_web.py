@@ -21,9 +21,9 @@ from facepush.receiver import Store, create_app
 from facepush.receiver.app import THROTTLE
 from facepush.receiver.auth import COOKIE, session_value
 from facepush.receiver.errors import ReceiverConfigError
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import body, configured, recognition
-from tests.support import Process
+from tests.support.processes import Process
+from tests.support.receiver import Serve, configured
+from tests.support.records import body, recognition
 
 TOKEN = "receiver-hostile-token-0123"
 ATTACKER = "http://attacker.example"

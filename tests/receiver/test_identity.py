@@ -13,9 +13,9 @@ import aiohttp
 from facepush.protocol import decode_push
 from facepush.receiver import Store
 from facepush.receiver.records import incoming
-from facepush.receiver.store import Incoming, Outcome
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import TIMEOUT, alarm, body, metric_value, recognition
+from facepush.receiver.store import Incoming, StoreOutcome
+from tests.support.receiver import TIMEOUT, Serve, metric_value
+from tests.support.records import alarm, body, recognition
 
 
 async def test_pushed_fields_never_override_the_receivers_own(serve: Serve, store: Store) -> None:
@@ -98,27 +98,34 @@ async def test_a_repeat_with_other_content_is_acknowledged_counted_and_kept(
 
 
 def test_a_conflict_within_one_batch(store: Store) -> None:
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     a, b = make(recognition("same", user_id="1")), make(recognition("same", user_id="2"))
     again = make(recognition("same", user_id="1"))
-    assert store.ingest([a, b, again]) == [Outcome.STORED, Outcome.CONFLICT, Outcome.DUPLICATE]
+    assert store.ingest([a, b, again]) == [
+        StoreOutcome.STORED,
+        StoreOutcome.CONFLICT,
+        StoreOutcome.DUPLICATE,
+    ]
 
 
 def test_the_same_record_with_its_fields_in_another_order_is_no_conflict(store: Store) -> None:
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     first = recognition("ordered")
     data = first["data"]
     reordered = {"type": 0, "data": dict(reversed(list(data.items())))}
     assert list(reordered["data"]) != list(data)
-    assert store.ingest([make(first), make(reordered)]) == [Outcome.STORED, Outcome.DUPLICATE]
+    assert store.ingest([make(first), make(reordered)]) == [
+        StoreOutcome.STORED,
+        StoreOutcome.DUPLICATE,
+    ]
 
 
 def test_a_record_from_history_and_its_push_are_duplicates_never_conflicts(store: Store) -> None:
     """History renders a pushed record with other fields (no image, fewer keys): whichever
     came first, the other is a plain duplicate."""
-    from tests.receiver.test_store import make
+    from tests.support.receiver import make
 
     def history(record: dict[str, Any]) -> Incoming:
         push = decode_push(body(record))
@@ -127,8 +134,11 @@ def test_a_record_from_history_and_its_push_are_duplicates_never_conflicts(store
         )
 
     pushed, read = recognition("p", user_id="1"), recognition("h", user_id="1")
-    assert store.ingest([make(pushed), history(read)]) == [Outcome.STORED, Outcome.STORED]
+    assert store.ingest([make(pushed), history(read)]) == [StoreOutcome.STORED, StoreOutcome.STORED]
     later_read = history(recognition("p", user_id="1", mask=1))
     later_push = make(recognition("h", user_id="1", mask=1))
-    assert store.ingest([later_read, later_push]) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert store.ingest([later_read, later_push]) == [
+        StoreOutcome.DUPLICATE,
+        StoreOutcome.DUPLICATE,
+    ]
     assert store.stats()["conflicts"] == 0

@@ -15,7 +15,6 @@ from typing import Any
 import trustme
 from aiohttp import web
 
-from tests.device.conftest import start_device
 from tests.receiver.fake_terminal import FakeTerminal, history_item
 from tests.receiver.managed import (
     USER,
@@ -28,7 +27,8 @@ from tests.receiver.managed import (
     text,
     wait_for,
 )
-from tests.support import free_port
+from tests.support.device import start_device
+from tests.support.processes import free_port
 
 GOOD_PW = "env-password-3f9a1c"  # FACEPUSH_PASSWORD
 WRONG_PW = "wrong-password-77b2e0"  # password_env

@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.device.conftest import start_device
-from tests.receiver.helpers import metric_value
 from tests.receiver.managed import (
     USER,
     basic,
@@ -24,7 +22,9 @@ from tests.receiver.managed import (
     text,
     wait_for,
 )
-from tests.support import free_port
+from tests.support.device import start_device
+from tests.support.processes import free_port
+from tests.support.receiver import metric_value
 
 PASSWORD = "terminal-pw-7c1e"
 AUTH = basic(PASSWORD)

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 import jsonschema_rs
 import pytest
 import yaml
 
 from facepush.receiver.app import OPENAPI
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import alarm, jpeg, recognition
+from tests.support.receiver import Serve, reply_validator
+from tests.support.records import alarm, jpeg, recognition
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
@@ -56,13 +54,6 @@ async def test_document_is_served(serve: Serve) -> None:
     async with rx.session.get(rx.url + "/openapi.yaml") as resp:
         assert resp.status == 200
         assert yaml.safe_load(await resp.text())["openapi"].startswith("3.")
-
-
-def reply_validator(document: dict[str, Any], path: str) -> jsonschema_rs.Draft202012Validator:
-    """The documented schema of `GET path`'s 200 reply, its `$ref`s resolved in `document`."""
-    escaped = quote(path.replace("~", "~0").replace("/", "~1"), safe="~")  # JSON pointer in a URI
-    pointer = f"#/paths/{escaped}/get/responses/200/content/application~1json/schema"
-    return jsonschema_rs.Draft202012Validator({**document, "$ref": pointer})
 
 
 async def test_replies_are_what_the_document_says(serve: Serve) -> None:

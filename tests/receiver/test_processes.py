@@ -14,10 +14,10 @@ from pathlib import Path
 import aiohttp
 
 from facepush.receiver import Incoming, Store, open_store
-from facepush.receiver.store import Outcome
-from tests.receiver.conftest import drop_schema, fresh_pg_url
-from tests.receiver.helpers import body, metric_value, recognition
+from facepush.receiver.store import StoreOutcome
 from tests.receiver.processes import rss_bytes, start_receiver
+from tests.support.receiver import drop_schema, fresh_pg_url, metric_value
+from tests.support.records import body, recognition
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 
@@ -110,11 +110,7 @@ def _seed(store: Store, rows: int) -> None:
     filler = "x" * 400  # ~700 B per CSV row: the whole export is far above the memory bound
     batch: list[Incoming] = []
     for i in range(rows):
-        fields = b'{"uuid":"u-%d","deviceSN":"D%d","pass":true,"note":"%s"}' % (
-            i,
-            i % 50,
-            filler.encode(),
-        )
+        fields = f'{{"uuid":"u-{i}","deviceSN":"D{i % 50}","pass":true,"note":"{filler}"}}'
         batch.append(
             Incoming(
                 key=f"r:u-{i}",
@@ -133,7 +129,7 @@ def _seed(store: Store, rows: int) -> None:
             )
         )
         if len(batch) == 10_000:
-            assert set(store.ingest(batch)) == {Outcome.STORED}
+            assert set(store.ingest(batch)) == {StoreOutcome.STORED}
             batch = []
     if batch:
         store.ingest(batch)

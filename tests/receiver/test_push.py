@@ -15,8 +15,8 @@ import psycopg
 
 from facepush.protocol import decode_push
 from facepush.receiver import Store
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import body, jpeg, metric_value, recognition
+from tests.support.receiver import Serve, metric_value
+from tests.support.records import body, jpeg, recognition
 
 SUCCESS = {"code": 200, "msg": "success", "message": "success", "data": {}}
 

@@ -14,9 +14,8 @@ from typing import cast
 import psycopg
 
 from facepush.receiver import Store, open_store, quarantine, schema
-from facepush.receiver.store import Outcome, QuarantineLimits
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import metric_value
+from facepush.receiver.store import QuarantineLimits, StoreOutcome
+from tests.support.receiver import Serve, metric_value
 
 MIB = 1024 * 1024
 
@@ -81,7 +80,7 @@ def test_the_quarantine_is_capped_in_bytes(store: Store) -> None:
         for i in range(5)
     ]
     assert all(row.kept == 4097 for row in rows)
-    assert store.ingest(rows) == [Outcome.QUARANTINED] * 5
+    assert store.ingest(rows) == [StoreOutcome.QUARANTINED] * 5
     kept = store.quarantine(None, 100)
     assert [row.received_at for row in kept] == [4, 3]  # 2 x 4097 bytes fit in 10,000
     assert store.stats()["quarantine_dropped"] == 3

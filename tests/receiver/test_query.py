@@ -11,8 +11,8 @@ import time
 
 from facepush.protocol import decode_push
 from facepush.receiver.records import incoming
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import alarm, body, jpeg, metric_value, recognition
+from tests.support.receiver import Serve, metric_value
+from tests.support.records import alarm, body, jpeg, recognition
 
 
 async def test_filters(serve: Serve) -> None:

@@ -23,10 +23,10 @@ import aiohttp
 import pytest
 
 from facepush.receiver import Incoming, open_store
-from facepush.receiver.store import Outcome
-from tests.receiver.helpers import body, recognition
+from facepush.receiver.store import StoreOutcome
 from tests.receiver.processes import rss_bytes, start_receiver
-from tests.support import Process
+from tests.support.processes import Process
+from tests.support.records import body, recognition
 
 MiB = 1 << 20
 ROWS = 6  # of each kind below
@@ -69,7 +69,7 @@ def _row(n: int, *, kind: str) -> Incoming:
         trace_id=f"T-{n}" if kind == "alarm" else None,
         status=1 if kind == "alarm" else None,
         code=10001 if kind == "alarm" else None,
-        fields=json.dumps(data).encode(),
+        fields=json.dumps(data),
     )
 
 
@@ -86,7 +86,7 @@ def flooded(db_url: str, tmp_path: Path) -> Iterator[tuple[Process, str, int]]:
     try:
         for kind in kinds:
             rows = [_row(n, kind=kind) for n in range(ROWS)]
-            assert store.ingest(rows) == [Outcome.STORED] * ROWS
+            assert store.ingest(rows) == [StoreOutcome.STORED] * ROWS
     finally:
         store.close()
     proc, url = start_receiver(tmp_path / "receiver.log", "--db", db_url)

@@ -17,7 +17,8 @@ import pytest
 from facepush.receiver import Store, Tuning
 from facepush.receiver.terminals.settings import TerminalSettings
 from tests.receiver.fake_terminal import FakeTerminal, history_item
-from tests.receiver.helpers import Running, configured, jpeg, metric_value, recognition, running
+from tests.support.receiver import Running, configured, metric_value, running
+from tests.support.records import jpeg, recognition
 
 SERIAL = "FAKE-1"
 TUNING = Tuning(reconcile_overlap_s=300.0)

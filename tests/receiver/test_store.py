@@ -8,23 +8,18 @@ import sqlite3
 import psycopg
 import pytest
 
-from facepush.protocol import decode_push
-from facepush.receiver import EventFilter, Outcome, Refused, Store, open_store, quarantine, schema
+from facepush.receiver import (
+    EventFilter,
+    Refused,
+    Store,
+    StoreOutcome,
+    open_store,
+    quarantine,
+    schema,
+)
 from facepush.receiver.errors import ReceiverConfigError
-from facepush.receiver.records import incoming
-from facepush.receiver.store import Incoming
-from tests.receiver.helpers import alarm, body, jpeg, recognition
-
-
-def make(
-    record: dict[str, object], received_at: int = 1_000, late_after_ms: int = 300_000
-) -> Incoming:
-    return incoming(
-        decode_push(body(record)),
-        source="127.0.0.1",
-        received_at=received_at,
-        late_after_ms=late_after_ms,
-    )
+from tests.support.receiver import make
+from tests.support.records import alarm, jpeg, recognition
 
 
 def test_schema_is_versioned_and_migrating_twice_is_harmless(store: Store) -> None:
@@ -55,8 +50,8 @@ def test_ingest_stores_once_and_counts_duplicates(store: Store) -> None:
     first, second = make(recognition("u-1")), make(recognition("u-2"))
     again = make(recognition("u-1"))
     outcomes = store.ingest([first, second, again])
-    assert outcomes == [Outcome.STORED, Outcome.STORED, Outcome.DUPLICATE]
-    assert store.ingest([make(recognition("u-2"))]) == [Outcome.DUPLICATE]
+    assert outcomes == [StoreOutcome.STORED, StoreOutcome.STORED, StoreOutcome.DUPLICATE]
+    assert store.ingest([make(recognition("u-2"))]) == [StoreOutcome.DUPLICATE]
     stats = store.stats()
     assert (stats["recognitions"], stats["alarms"], stats["duplicates"]) == (2, 0, 2)
     assert stats["devices"] == 1
@@ -64,8 +59,8 @@ def test_ingest_stores_once_and_counts_duplicates(store: Store) -> None:
 
 def test_alarm_identity_is_trace_status_and_time(store: Store) -> None:
     reports = [alarm("T-1", 1, 1_700_000_000_000), alarm("T-1", 3, 1_700_000_060_000)]
-    assert store.ingest([make(r) for r in reports]) == [Outcome.STORED, Outcome.STORED]
-    assert store.ingest([make(reports[0])]) == [Outcome.DUPLICATE]
+    assert store.ingest([make(r) for r in reports]) == [StoreOutcome.STORED, StoreOutcome.STORED]
+    assert store.ingest([make(reports[0])]) == [StoreOutcome.DUPLICATE]
     assert store.stats()["alarms"] == 2
 
 
@@ -78,7 +73,7 @@ def refused(raw: bytes, error: str = "type: unknown event type 7", at: int = 5) 
 def test_refused_pushes_are_quarantined_with_the_raw_body(store: Store) -> None:
     raw = b'{"type": 7, "data": {}}\x00\xff'
     outcomes = store.ingest([refused(raw)])
-    assert outcomes == [Outcome.QUARANTINED]
+    assert outcomes == [StoreOutcome.QUARANTINED]
     (row,) = store.quarantine(None, 10)
     assert (row.prefix, row.error, row.source, row.truncated, row.reason) == (
         raw,

@@ -14,9 +14,8 @@ import yaml
 
 from facepush.receiver.app import OPENAPI
 from facepush.receiver.terminals.settings import TerminalSettings
-from tests.receiver.conftest import Serve
 from tests.receiver.fake_terminal import FakeTerminal, history_item
-from tests.receiver.test_openapi import reply_validator
+from tests.support.receiver import Serve, reply_validator
 
 
 @pytest.fixture

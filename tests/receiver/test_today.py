@@ -22,10 +22,9 @@ from facepush.receiver import ReceiverSettings, Store, create_app, open_store, s
 from facepush.receiver.days import bounds, day_of, today
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import EventFilter, Incoming
-from tests.receiver.conftest import Serve
-from tests.receiver.helpers import alarm, recognition
 from tests.receiver.processes import start_receiver
-from tests.receiver.test_store import make
+from tests.support.receiver import Serve, make
+from tests.support.records import alarm, recognition
 
 DAY = "2024-03-10"
 
@@ -55,7 +54,7 @@ def lean(device: str, received_at: int) -> Incoming:
         trace_id=None,
         status=None,
         code=None,
-        fields=b'{"uuid": "x"}',
+        fields='{"uuid": "x"}',
     )
 
 

@@ -22,10 +22,10 @@ from facepush.receiver.errors import WorkersUnsupported
 from facepush.receiver.settings import ReceiverSettings
 from facepush.receiver.terminals.settings import TerminalSettings
 from facepush.receiver.worker_role import PID_HEADER, WORKER_HEADER, merge_labelled
-from tests.receiver.conftest import drop_schema, fresh_pg_url
-from tests.receiver.helpers import body, recognition
 from tests.receiver.processes import start_receiver
-from tests.support import Process
+from tests.support.processes import Process
+from tests.support.receiver import drop_schema, fresh_pg_url
+from tests.support.records import body, recognition
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 ATTEMPTS = 200  # new connections tried to reach a given worker (each is 1/2 likely)

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from facepush.cli import main
-from tests.support import free_port
-from tests.tools.conftest import PASSWORD, USERNAME, Terminal
+from tests.support.processes import free_port
+from tests.support.terminals import PASSWORD, USERNAME, Terminal
 
 
 def _run(*args: str) -> tuple[int, str, str]:

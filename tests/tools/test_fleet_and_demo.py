@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from facepush.cli import main
-from tests.support import Process, free_port, wait_http
+from tests.support.processes import Process, free_port, wait_http
 
 
 def _get(url: str) -> Any:

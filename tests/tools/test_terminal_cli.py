@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from facepush.cli import main
-from tests.device.conftest import start_device
-from tests.faults.conftest import start_device as start_on
-from tests.support import free_port
-from tests.tools.conftest import PASSWORD, USERNAME, Terminal
+from tests.support.device import start_device
+from tests.support.processes import free_port
+from tests.support.servers import start_device as start_on
+from tests.support.terminals import PASSWORD, USERNAME, Terminal
 
 BASE = 1_700_000_000
 SN = "PSC700C0MC22F07777"

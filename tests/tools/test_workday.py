@@ -14,14 +14,13 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner
 
 from facepush.cli import main
-from facepush.protocol import decode_push
-from facepush.protocol.jsontext import dump_json
 from facepush.receiver.attendance import AttendanceSettings, DateRange
-from facepush.receiver.attendance.rules import Passage, person_kind, reference
+from facepush.receiver.attendance.rules import reference
 from facepush.tools.records import RecordFactory
 from facepush.tools.workday import site_factory, workday
-from tests.faults.conftest import http_json, start_device, start_receiver, wait_drained
-from tests.support import free_port
+from tests.support.attendance import passages
+from tests.support.processes import free_port
+from tests.support.servers import http_json, start_device, start_receiver, wait_drained
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAY = date(2024, 3, 4)
@@ -30,28 +29,6 @@ SN = "GATE-SIM-01"
 
 def local(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=BERLIN)
-
-
-def passages(records: list[dict[str, Any]]) -> list[Passage]:
-    out = []
-    for n, record in enumerate(records):
-        data = decode_push(dump_json(record)).data
-        user = getattr(data, "user", None)
-        assert data.occurred_at is not None
-        out.append(
-            Passage(
-                occurred_at=data.occurred_at,
-                user_id=user.user_id if user else None,
-                device=SN,
-                name=user.name if user else None,
-                passed=bool(getattr(data, "passed", False)),
-                kind=person_kind(
-                    getattr(data, "recognitionType", None), user.type if user else None
-                ),
-                id=n,
-            )
-        )
-    return out
 
 
 def test_a_working_day_is_seeded_and_realistic() -> None:

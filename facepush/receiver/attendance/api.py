@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from facepush.errors import BadQuery, StoreUnavailable
 from facepush.protocol.jsontext import dump_json
 from facepush.protocol.times import now_ms
 from facepush.receiver import params
@@ -35,7 +36,6 @@ from facepush.receiver.attendance.rules import (
     parse_direction,
 )
 from facepush.receiver.attendance.sql import AttendanceQuery
-from facepush.receiver.errors import BadQuery, StoreUnavailable
 from facepush.receiver.store import Store
 from facepush.web import envelope
 

@@ -35,7 +35,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from facepush.receiver.errors import BadQuery
+from facepush.errors import BadQuery
 from facepush.settings import Option
 
 Direction = Literal["in", "out", "both"]

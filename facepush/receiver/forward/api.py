@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from facepush.errors import DecodeError
+from facepush.errors import DecodeError, UnknownSink
 from facepush.protocol.jsontext import parse_json
 from facepush.receiver import params
-from facepush.receiver.forward.service import Forwarding, UnknownSink
+from facepush.receiver.forward.service import Forwarding
 from facepush.web import envelope
 
 T = TypeVar("T")

@@ -26,12 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from facepush.backoff import Backoff
+from facepush.errors import RecordRefused, SinkUnavailable, StoreUnavailable
 from facepush.protocol.times import now_ms
-from facepush.receiver.errors import StoreUnavailable
 from facepush.receiver.forward.positions import Cursor, Position, Positions, Progress, SetAside
 from facepush.receiver.forward.record import Record, record_of
 from facepush.receiver.forward.settings import ForwardSettings
-from facepush.receiver.forward.sink import RecordRefused, Sink, SinkUnavailable, make_sink
+from facepush.receiver.forward.sink import Sink, make_sink
 from facepush.receiver.forward.tuning import Tuning
 from facepush.receiver.forward.window import Slot, Window
 from facepush.receiver.store import EventRow
@@ -42,8 +42,8 @@ T = TypeVar("T")
 State = Literal["starting", "standby", "connecting", "forwarding", "idle", "retrying", "stopped"]
 
 
-class LeaseLost(Exception):
-    pass
+class _LeaseLost(Exception):
+    """Control flow: this replica no longer holds the sink's lease."""
 
 
 class Forwarder:
@@ -116,7 +116,7 @@ class Forwarder:
                 self.leased = True
                 try:
                     await self._forward()
-                except (LeaseLost, StoreUnavailable) as exc:
+                except (_LeaseLost, StoreUnavailable) as exc:
                     self._note_error(f"forwarding stopped: {exc}")
                     log.warning("%s: %s", self.name, self.last_error)
                 finally:
@@ -175,7 +175,7 @@ class Forwarder:
                 last_save = now
             if now - last_check >= self.tuning.lease_check_s:
                 if not await self._db(self._lease.check):
-                    raise LeaseLost("the lease was lost (its database connection ended)")
+                    raise _LeaseLost("the lease was lost (its database connection ended)")
                 last_check = now
             self.state = "forwarding" if window.unfinished or window.inflight else "idle"
             if not await self._wait(
@@ -212,7 +212,7 @@ class Forwarder:
             await self._wait(max(0.0, deadline - time.monotonic()))
         self._advance()
         if self._dirty:
-            with contextlib.suppress(StoreUnavailable, LeaseLost):
+            with contextlib.suppress(StoreUnavailable, _LeaseLost):
                 await self._save()
 
     async def _connect(self) -> None:
@@ -387,7 +387,7 @@ class Forwarder:
             self._progress = _merge(done, self._progress)
             self._dirty = True
             if not await self._db(self._lease.check):
-                raise LeaseLost(f"the lease was lost: {exc}") from None
+                raise _LeaseLost(f"the lease was lost: {exc}") from None
             self._note_error(f"cannot save the position: {exc}")
 
     def lag_s(self) -> float | None:

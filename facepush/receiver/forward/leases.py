@@ -26,8 +26,8 @@ from typing import Any
 
 import psycopg
 
+from facepush.errors import StoreUnavailable
 from facepush.files import private_file
-from facepush.receiver.errors import StoreUnavailable
 
 
 class Lease(abc.ABC):

@@ -23,10 +23,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
+from facepush.errors import SinkUnavailable
 from facepush.receiver.forward import homeassistant as ha
 from facepush.receiver.forward.record import Record
 from facepush.receiver.forward.settings import ForwardSettings
-from facepush.receiver.forward.sink import Sink, SinkUnavailable
+from facepush.receiver.forward.sink import Sink
 from facepush.redact import redact
 from facepush.tls import client_context
 

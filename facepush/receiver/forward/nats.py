@@ -20,9 +20,10 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 
+from facepush.errors import RecordRefused, SinkUnavailable
 from facepush.receiver.forward.record import Record
 from facepush.receiver.forward.settings import ForwardSettings
-from facepush.receiver.forward.sink import RecordRefused, Sink, SinkUnavailable
+from facepush.receiver.forward.sink import Sink
 from facepush.redact import redact
 
 

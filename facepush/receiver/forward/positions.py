@@ -28,7 +28,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,15 +36,13 @@ from typing import Any
 
 import psycopg
 
+from facepush.errors import StoreUnavailable
 from facepush.protocol.times import now_ms
-from facepush.receiver.errors import StoreUnavailable
 from facepush.receiver.forward.leases import AdvisoryLease, FileLease, Lease, advisory_key
-from facepush.receiver.pg_store import PostgresStore
-from facepush.receiver.sql import EVENT_COLUMNS, SqlStore, to_event
+from facepush.receiver.pg_store import PostgresStore, guarded
+from facepush.receiver.sql import EVENT_COLUMNS, Run, SqlStore, to_event
 from facepush.receiver.sqlite_store import SQLiteStore
 from facepush.receiver.store import EventRow, Store
-
-Run = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]  # a statement with ? marks
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -307,7 +305,7 @@ class SqlitePositions(Positions):
     @contextmanager
     def _unleased(self) -> Iterator[Run]:
         with self.sqlite.write_transaction() as conn:
-            yield lambda sql, params: conn.execute(sql, params).fetchall()
+            yield self.store.runner(conn)
 
 
 _PG_READ = f"""
@@ -349,7 +347,7 @@ class PgPositions(Positions):
         assert isinstance(lease, AdvisoryLease)
         if lease.conn is None or lease.conn.closed:
             raise StoreUnavailable("the forwarding lease is not held")
-        with _pg_transaction(lease.conn) as run:
+        with _pg_transaction(self.pg, lease.conn) as run:
             yield run
 
     @contextmanager
@@ -357,7 +355,7 @@ class PgPositions(Positions):
         with self._api_lock:
             if self._api_conn is None or self._api_conn.closed:
                 self._api_conn = self.pg.connect()
-            with _pg_transaction(self._api_conn) as run:
+            with _pg_transaction(self.pg, self._api_conn) as run:
                 yield run
 
     def close(self) -> None:
@@ -367,18 +365,9 @@ class PgPositions(Positions):
 
 
 @contextmanager
-def _pg_transaction(conn: psycopg.Connection[Any]) -> Iterator[Run]:
-    def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        cur = conn.execute(sql.replace("?", "%s"), list(params))
-        return cur.fetchall() if cur.description else []
-
-    try:
-        with conn.transaction():
-            yield run
-    except psycopg.Error as exc:
-        if conn.broken or isinstance(exc, psycopg.OperationalError):
-            conn.close()
-        raise StoreUnavailable(f"PostgreSQL (forwarding): {' '.join(str(exc).split())}") from None
+def _pg_transaction(store: PostgresStore, conn: psycopg.Connection[Any]) -> Iterator[Run]:
+    with guarded(conn, "PostgreSQL (forwarding)"), conn.transaction():
+        yield store.runner(conn)
 
 
 def positions_for(store: Store) -> Positions:

@@ -15,6 +15,9 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+from facepush.errors import (
+    UnknownSink as UnknownSink,  # defined in facepush.errors; exported here as before
+)
 from facepush.metrics import metric
 from facepush.protocol.times import now_ms
 from facepush.receiver.forward.forwarder import Forwarder
@@ -23,12 +26,6 @@ from facepush.receiver.forward.settings import ForwardSettings, check_sinks
 from facepush.receiver.forward.tuning import Tuning
 from facepush.receiver.store import Store
 from facepush.redact import redact
-
-
-class UnknownSink(LookupError):
-    def __init__(self, name: str, known: Sequence[str]) -> None:
-        names = ", ".join(repr(n) for n in known) or "none is configured"
-        super().__init__(f"no sink named {name!r} (sinks: {names})")
 
 
 class Forwarding:

@@ -17,8 +17,11 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from facepush.protocol.signing import SignatureError, parse_secret
-from facepush.receiver.errors import ReceiverConfigError
+from facepush.errors import (
+    ForwardConfigError as ForwardConfigError,  # defined in facepush.errors; exported here as before
+)
+from facepush.errors import SignatureError
+from facepush.protocol.signing import parse_secret
 from facepush.redact import redact
 from facepush.settings import Option
 
@@ -37,10 +40,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # A prefix that is a valid MQTT topic and NATS subject start: no wildcards, no spaces.
 _TOPIC = re.compile(r"[A-Za-z0-9_-]+(?:[/.][A-Za-z0-9_-]+)*")
 _STREAM = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-class ForwardConfigError(ReceiverConfigError):
-    """A `[[forward]]` table or `--forward URL` that cannot be used; names the key."""
 
 
 def check_name(value: str) -> None:

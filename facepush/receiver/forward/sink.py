@@ -15,21 +15,17 @@ import importlib
 from collections.abc import Sequence
 from typing import ClassVar
 
-from facepush.receiver.errors import ReceiverError
+from facepush.errors import (
+    RecordRefused as RecordRefused,  # defined in facepush.errors; exported here as before
+)
+from facepush.errors import (
+    SinkError as SinkError,  # defined in facepush.errors; exported here as before
+)
+from facepush.errors import (
+    SinkUnavailable as SinkUnavailable,  # defined in facepush.errors; exported here as before
+)
 from facepush.receiver.forward.record import Record
 from facepush.receiver.forward.settings import ForwardSettings
-
-
-class SinkError(ReceiverError):
-    """Base class of what a sink raises; the message says what happened, in words."""
-
-
-class SinkUnavailable(SinkError):
-    """The sink is down, slow, or refuses the connection (or the credentials): try later."""
-
-
-class RecordRefused(SinkError):
-    """The sink refused this one record for good (e.g. HTTP 422): set it aside."""
 
 
 class Sink(abc.ABC):

@@ -15,10 +15,11 @@ import ssl
 import aiohttp
 
 from facepush import __version__
+from facepush.errors import RecordRefused, SinkUnavailable
 from facepush.protocol.signing import parse_secret, sign_headers
 from facepush.receiver.forward.record import Record
 from facepush.receiver.forward.settings import ForwardSettings
-from facepush.receiver.forward.sink import RecordRefused, Sink, SinkUnavailable
+from facepush.receiver.forward.sink import Sink
 from facepush.redact import redact
 from facepush.tls import client_context
 

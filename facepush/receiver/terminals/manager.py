@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from facepush.client import TerminalClient
+from facepush.errors import BadQuery, ReceiverConfigError, StoreUnavailable, TLSConfigError
 from facepush.metrics import metric
-from facepush.receiver.errors import BadQuery, ReceiverConfigError, StoreUnavailable
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.settings import ReceiverSettings, Tuning
@@ -35,7 +35,6 @@ from facepush.receiver.terminals.settings import TerminalSettings
 from facepush.receiver.terminals.state import TerminalState
 from facepush.receiver.terminals.store import TerminalStore
 from facepush.receiver.terminals.watch import Watcher, ping_timeout
-from facepush.tls import TLSConfigError
 from facepush.web import envelope
 
 log = logging.getLogger("facepush.receiver.terminals")
@@ -166,7 +165,8 @@ class Terminals:
         if settings.terminal:
             if not isinstance(store, SqlStore):
                 raise ReceiverConfigError(
-                    "managed terminals need an SQL store (SQLite, PostgreSQL)"
+                    "managed terminals need an SQL store: give --db sqlite:///PATH or "
+                    "postgresql://..."
                 )
             self.store = TerminalStore(store)
         # One thread decodes history pages: a page at a time per terminal is plenty.

@@ -39,7 +39,6 @@ class DecodedPage:
     newest_ms: int | None = None  # the newest item's time (ruling 5), refused ones too
     originals: list[dict[str, Any]] = field(default_factory=list)  # the item of each row
     refused_digests: set[str] = field(default_factory=set)  # of the items refused now
-    already_refused: int = 0  # refused by an earlier run (the overlap) and not again
 
 
 def decode_page(
@@ -73,9 +72,8 @@ def decode_page(
             received_at=received_at,
             late_after_ms=ctx.late_after_ms,
             origin="history",
+            serial=ctx.serial or None,
         )
-        if row.device is None and ctx.serial:
-            row.device = ctx.serial
         page.items.append(row)
         page.originals.append(item)
     return page
@@ -97,8 +95,7 @@ def _refuse(
 ) -> None:
     body = dump_json(item)
     digest = hashlib.sha256(body).hexdigest()
-    if digest in refused_before:
-        page.already_refused += 1
+    if digest in refused_before:  # refused by an earlier run (the overlap): not again
         return
     page.refused_digests.add(digest)
     page.reasons[len(page.items)] = refusal.reason

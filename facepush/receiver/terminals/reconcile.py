@@ -25,13 +25,12 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
 from facepush.client import TerminalClient
-from facepush.errors import ClientError
+from facepush.errors import ClientError, RecordRejected, StoreUnavailable
 from facepush.protocol.history import MAX_LIMIT
 from facepush.protocol.times import now_ms
-from facepush.receiver.errors import RecordRejected, StoreUnavailable
 from facepush.receiver.ingest import Writer
 from facepush.receiver.metrics import ReceiverMetrics
-from facepush.receiver.store import Incoming, Item, Outcome
+from facepush.receiver.store import Incoming, Item, StoreOutcome
 from facepush.receiver.terminals.pages import (
     REJECTED,
     DecodedPage,
@@ -184,12 +183,12 @@ class Reconciler:
             if isinstance(outcome, RecordRejected):
                 again.append(rejected(outcome, page.originals[index], context))
                 self.metrics.history_refused[REJECTED] += 1
-            elif outcome is Outcome.QUARANTINED:
+            elif outcome is StoreOutcome.QUARANTINED:
                 self.metrics.history_refused[page.reasons[index]] += 1
-            elif outcome is Outcome.STORED and isinstance(item, Incoming):
+            elif outcome is StoreOutcome.STORED and isinstance(item, Incoming):
                 run.stored += 1
                 self.metrics.history_stored += 1
-            elif outcome is Outcome.DUPLICATE:
+            elif outcome is StoreOutcome.DUPLICATE:
                 run.duplicates += 1
                 self.metrics.history_duplicates += 1
         if again:

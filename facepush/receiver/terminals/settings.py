@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from facepush.checks import existing_file
-from facepush.receiver.errors import ReceiverConfigError
+from facepush.errors import ReceiverConfigError
 from facepush.settings import Option
 
 PASSWORD_ENV = "FACEPUSH_PASSWORD"
@@ -110,7 +110,8 @@ def check_terminals(terminals: tuple[TerminalSettings, ...], public_url: str | N
         first = seen.setdefault(terminal.base_url, index)
         if first != index:
             raise ReceiverConfigError(
-                f"terminal[{index}].url: {terminal.base_url} is terminal[{first}] already"
+                f"terminal[{index}].url: {terminal.base_url} is terminal[{first}] already; "
+                "list each terminal once"
             )
         if terminal.subscribe and public_url is None:
             raise ReceiverConfigError(

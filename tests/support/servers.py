@@ -1,5 +1,6 @@
-"""Real receiver and terminal processes for the fault-injection suite, and the bookkeeping
-that proves, by identity, that nothing accepted was lost."""
+"""Real receiver and terminal processes (`facepush receiver|device serve` on loopback ports)
+for the fault-injection suite and others, and the bookkeeping that proves, by identity,
+that nothing accepted was lost."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from facepush.protocol import dump_json
 from facepush.protocol.identity import envelope_key
 from facepush.tools.records import RecordFactory
-from tests.support import Process, free_port, wait_http
+from tests.support.processes import Process, free_port, wait_http
 
 
 def http_json(url: str, body: Any = None, timeout: float = 10.0) -> Any:

@@ -17,8 +17,8 @@ from facepush.errors import (
     TLSError,
 )
 from facepush.protocol import Subscription
-from tests.support import free_port
-from tests.tools.conftest import PASSWORD, USERNAME, Terminal
+from tests.support.processes import free_port
+from tests.support.terminals import PASSWORD, USERNAME, Terminal
 
 DEST = "http://127.0.0.1:9/Record"
 

@@ -1,5 +1,15 @@
-"""A receiver stand-in for the device tests: a real aiohttp server on 127.0.0.1 that
-records every push it gets and can be told to fail in each way a receiver fails."""
+"""A receiver stand-in for the terminal tests: a real aiohttp server on 127.0.0.1 that
+records every push it gets.
+
+The faults a real receiver can inject are the chaos middleware's (tests/support/chaos.py);
+the stand-in stays for what that receiver cannot do or show:
+- every push as it arrived, in order, with its raw body and headers (the signature tests
+  verify them), duplicates and failed pushes included: a receiver's store keeps one row
+  per stored key, and nothing of a push it failed (`seen_keys`, a push count per key);
+- answers chaos has no fault for: HTTP 400 or 404 to everything (`refuse`, `404`), a
+  JSON code 422 for chosen keys only (`refuse_keys`), the ack's text in `message`;
+- HTTP 500 while recording (`http500`), and a delay switched on mid-test (`delay`), for
+  the tests that also read the recording."""
 
 from __future__ import annotations
 
@@ -12,12 +22,11 @@ from typing import Any
 from aiohttp import web
 
 from facepush.protocol import decode_push, failure_reply, success_reply
-from tests.support import LOOPBACK
+from tests.support.processes import LOOPBACK
 
-# How the stand-in answers: "ok", "http500", "code500", "garbage", "timeout", "reset",
-# "refuse" (HTTP 400 to everything), "404" (a wrong path), "code400" (JSON code 400),
-# "redirect".
-MODES = ("ok", "http500", "code500", "garbage", "timeout", "reset", "refuse", "404", "code400")
+# How the stand-in answers: "ok", "http500", "refuse" (HTTP 400 to everything), "404" (as
+# to a wrong path).
+MODES = ("ok", "http500", "refuse", "404")
 
 
 @dataclass
@@ -68,6 +77,12 @@ class StandIn:
     def seen_keys(self) -> list[str]:
         return [p.key for p in self.pushes]
 
+    def attempts(self) -> int:
+        return len(self.pushes)
+
+    def recover(self) -> None:
+        self.mode = "ok"
+
     async def wait_acked(self, keys: set[str] | int, timeout: float = 20.0) -> None:
         """Wait until these keys (or this many distinct keys) were acknowledged."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -98,23 +113,10 @@ class StandIn:
             return web.json_response(reply)
         if mode == "http500":
             return web.Response(status=500, text="Internal Server Error")
-        if mode == "code500":
-            return web.Response(body=failure_reply(500, "database down"))
-        if mode == "garbage":
-            return web.Response(text="<html>OK</html>", content_type="text/html")
-        if mode == "timeout":
-            await asyncio.sleep(30)
-            return web.Response(body=success_reply())
-        if mode == "reset":
-            assert request.transport is not None
-            request.transport.abort()  # TCP reset, no reply at all
-            return web.Response(body=success_reply())
         if mode == "refuse":
             return web.Response(status=400, body=failure_reply(400, "bad record"))
         if mode == "404":
             return web.Response(status=404, text="Not Found")
-        if mode == "code400":
-            return web.Response(body=failure_reply(400, "bad record"))
         if mode == "code422":
             return web.Response(body=failure_reply(422, f"cannot store {key}"))
         raise AssertionError(f"unknown stand-in mode {mode}")
