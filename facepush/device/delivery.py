@@ -16,7 +16,8 @@ What to send next and what was acknowledged (cursors, read-ahead, batched delete
 `Backlog`'s (backlog.py); this module decides what an attempt's outcome means.
 
 A Deliverer is cheap (a few tasks and dicts), so one process can run many, optionally
-sharing one aiohttp ClientSession.
+sharing one aiohttp ClientSession; without one it pushes on its own lean HTTP/1.1
+connections (http1.py), the faster path for a terminal draining its backlog.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ import aiohttp
 
 from facepush.backoff import Backoff
 from facepush.device.backlog import KINDS, Backlog
+from facepush.device.http1 import Http1Client
 from facepush.device.outbox import CachedRecord, Outbox
-from facepush.device.sender import Attempt, Destination, post_record
+from facepush.device.sender import Attempt, Client, Destination, post_record
 from facepush.device.threads import OutboxThreads
 from facepush.device.window import AdaptiveWindow, FixedWindow
 from facepush.protocol.ack import DeliveryOutcome
@@ -87,7 +89,7 @@ class Deliverer:
         self.backlog = Backlog(threads)
         self._dest = destination
         self.window: FixedWindow = FixedWindow(window) if window else AdaptiveWindow()
-        self._session = session
+        self._session: Client | None = session
         self._own_session = session is None
         self._backoff = backoff or Backoff()
         self._refusals = _Refusals(max_refusals, refusal_backoff or Backoff())
@@ -111,8 +113,7 @@ class Deliverer:
 
     async def start(self) -> None:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = Http1Client()
         self._loop_task = asyncio.create_task(self._run(), name="facepush-delivery")
         self.backlog.start()
 

@@ -6,6 +6,10 @@ failure is a retry, a reply larger than `MAX_REPLY_BYTES` is a retry (read no fu
 connection dropped), and a request that cannot be made for this record (an identity that
 cannot travel in the `webhook-id` header) or that fails in a way that is not the network's
 is a refusal of this record, so that the delivery loop sets it aside rather than stall.
+
+Two clients carry a push: the device's own lean HTTP/1.1 path (`Http1Client`, http1.py),
+and an aiohttp ClientSession when the caller gives one (`facepush fleet` shares one among
+its terminals). Both give the same verdicts with the same messages.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from facepush.device import http1
 from facepush.protocol.ack import DeliveryOutcome, Verdict, classify_reply
 from facepush.protocol.identity import header_problem
 from facepush.protocol.signing import sign_headers
@@ -53,9 +58,10 @@ class Attempt:
     rtt: float  # seconds from sending to the end of the reply (or the failure)
 
 
-async def post_record(
-    session: aiohttp.ClientSession, dest: Destination, key: str, body: bytes
-) -> Attempt:
+Client = aiohttp.ClientSession | http1.Http1Client
+
+
+async def post_record(session: Client, dest: Destination, key: str, body: bytes) -> Attempt:
     """One push of one record; never raises (but for cancellation)."""
     started = time.monotonic()
     if dest.signing_key is not None and (problem := header_problem(key)) is not None:
@@ -63,20 +69,23 @@ async def post_record(
         reason = f"not sent: identity {key!r} cannot be the webhook-id header (it {problem})"
         return Attempt(Verdict(DeliveryOutcome.REFUSED, reason), 0.0)
     try:
-        verdict = await _send(session, dest, key, body)
+        if isinstance(session, http1.Http1Client):
+            verdict = await _send_lean(session, dest, key, body)
+        else:
+            verdict = await _send(session, dest, key, body)
     except TimeoutError:
         verdict = Verdict(DeliveryOutcome.RETRY, f"no reply within {dest.timeout:g} s")
-    except aiohttp.ClientConnectorCertificateError as exc:
+    except (aiohttp.ClientConnectorCertificateError, http1.CertificateFailed) as exc:
         verdict = Verdict(
             DeliveryOutcome.RETRY,
             f"TLS certificate of {dest.url} not trusted ({exc.certificate_error}); "
             "give the receiver's CA with --ca FILE",
         )
-    except aiohttp.ClientSSLError as exc:
+    except (aiohttp.ClientSSLError, http1.TLSFailed) as exc:
         verdict = Verdict(DeliveryOutcome.RETRY, f"TLS failure talking to {dest.url}: {exc}")
-    except aiohttp.ClientConnectorError as exc:
+    except (aiohttp.ClientConnectorError, http1.ConnectFailed) as exc:
         verdict = Verdict(DeliveryOutcome.RETRY, f"cannot connect to {dest.url}: {exc.os_error}")
-    except (aiohttp.ClientError, OSError) as exc:
+    except (aiohttp.ClientError, http1.Http1Error, OSError) as exc:
         verdict = Verdict(
             DeliveryOutcome.RETRY, f"connection to {dest.url} failed: {_describe(exc)}"
         )
@@ -107,6 +116,20 @@ async def _send(
                 DeliveryOutcome.RETRY, f"{_TOO_LARGE} (HTTP {resp.status}); connection dropped"
             )
         return classify_reply(resp.status, reply)
+
+
+async def _send_lean(
+    client: http1.Http1Client, dest: Destination, key: str, body: bytes
+) -> Verdict:
+    headers = ""
+    if dest.signing_key is not None:  # the key was checked to be a valid header value
+        signed = sign_headers(dest.signing_key, key, body)
+        headers = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+    reply = await client.post(dest.url, dest.ssl, headers, body, MAX_REPLY_BYTES, dest.timeout)
+    if reply.too_large or reply.body is None:
+        reason = f"{_TOO_LARGE} (HTTP {reply.status}); connection dropped"
+        return Verdict(DeliveryOutcome.RETRY, reason)
+    return classify_reply(reply.status, reply.body)
 
 
 async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes | None:
