@@ -27,8 +27,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-import aiohttp
-
 from facepush.backoff import Backoff
 from facepush.device.backlog import KINDS, Backlog
 from facepush.device.http1 import Http1Client
@@ -79,7 +77,7 @@ class Deliverer:
         destination: Destination | None = None,
         *,
         window: int | None = None,
-        session: aiohttp.ClientSession | None = None,
+        session: Client | None = None,
         backoff: Backoff | None = None,
         refusal_backoff: Backoff | None = None,
         max_refusals: int = 5,
