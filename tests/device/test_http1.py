@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from facepush.device.http1 import ConnectFailed, Http1Client, ServerDisconnectedError
-from tests.support import LOOPBACK, free_port
+from tests.support.processes import LOOPBACK, free_port
 
 OK = b'{"code":200,"msg":"success"}'
 REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(OK), OK)
