@@ -1,4 +1,5 @@
-"""aiohttp's connection failures as the ClientErrors a person can act on."""
+"""aiohttp's connection failures as the ClientErrors a person can act on, and a reply read
+to a bound."""
 
 from __future__ import annotations
 
@@ -20,3 +21,16 @@ def connection_error(url: str, exc: BaseException) -> ClientError:
         f"{url}: no answer ({type(exc).__name__}: {exc or 'timed out'}); "
         "check the address and port and that the terminal is on"
     )
+
+
+async def read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The reply body, or None as soon as it exceeds `limit` bytes (announced or not: a
+    chunked or compressed reply has no useful Content-Length)."""
+    if (resp.content_length or 0) > limit:
+        return None
+    body = bytearray()
+    async for chunk in resp.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

@@ -7,6 +7,7 @@ import pytest
 import trustme
 
 from tests.support.processes import running_processes
+from tests.support.receiver import drop_schema, fresh_pg_url
 from tests.support.terminals import PASSWORD, USERNAME, Terminal, start_terminal
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -37,6 +38,16 @@ def pg_dsn() -> str:
     import os
 
     return os.environ.get("FACEPUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url(pg_dsn: str) -> Iterator[str]:
+    """A `--db` URL of a fresh PostgreSQL schema, dropped after the test."""
+    url, schema = fresh_pg_url(pg_dsn)
+    try:
+        yield url
+    finally:
+        drop_schema(pg_dsn, schema)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from facepush.device import http1
 from facepush.protocol.ack import DeliveryOutcome, Verdict, classify_reply
 from facepush.protocol.identity import header_problem
 from facepush.protocol.signing import sign_headers
+from facepush.transport import read_bounded
 
 log = logging.getLogger("facepush.device")
 MAX_REPLY_BYTES = 1 << 20  # a receiver's reply is a small envelope; more is not a reply
@@ -109,7 +110,7 @@ async def _send(
         timeout=dest.client_timeout,
         ssl=dest.ssl if dest.ssl is not None else True,
     ) as resp:
-        reply = await _read_bounded(resp)
+        reply = await read_bounded(resp, MAX_REPLY_BYTES)
         if reply is None:
             resp.close()  # drop the connection: the rest of the reply is never read
             return Verdict(
@@ -130,19 +131,6 @@ async def _send_lean(
         reason = f"{_TOO_LARGE} (HTTP {reply.status}); connection dropped"
         return Verdict(DeliveryOutcome.RETRY, reason)
     return classify_reply(reply.status, reply.body)
-
-
-async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes | None:
-    """The reply body, or None as soon as it exceeds MAX_REPLY_BYTES (announced or not:
-    a chunked or compressed reply has no useful Content-Length)."""
-    if (resp.content_length or 0) > MAX_REPLY_BYTES:
-        return None
-    body = bytearray()
-    async for chunk in resp.content.iter_any():
-        body += chunk
-        if len(body) > MAX_REPLY_BYTES:
-            return None
-    return bytes(body)
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,28 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.faults.forwarding import check_order, interleaved, push_all, wait_until, write_config
 from tests.forward.consumers import WebhookConsumer
 from tests.support.processes import free_port
-from tests.support.receiver import drop_schema, fresh_pg_url
 from tests.support.servers import http_json, key_of, report, start_receiver
 
 RECORDS = 3000
 DEVICES = 20
-
-
-@pytest.fixture
-def pg_url(pg_dsn: str) -> Iterator[str]:
-    url, schema = fresh_pg_url(pg_dsn)
-    try:
-        yield url
-    finally:
-        drop_schema(pg_dsn, schema)
 
 
 def _leased(url: str) -> bool:

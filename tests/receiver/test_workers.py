@@ -24,20 +24,10 @@ from facepush.receiver.terminals.settings import TerminalSettings
 from facepush.receiver.worker_role import PID_HEADER, WORKER_HEADER, merge_labelled
 from tests.receiver.processes import start_receiver
 from tests.support.processes import Process
-from tests.support.receiver import drop_schema, fresh_pg_url
 from tests.support.records import body, recognition
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 ATTEMPTS = 200  # new connections tried to reach a given worker (each is 1/2 likely)
-
-
-@pytest.fixture
-def pg_url(pg_dsn: str) -> Iterator[str]:
-    url, schema = fresh_pg_url(pg_dsn)
-    try:
-        yield url
-    finally:
-        drop_schema(pg_dsn, schema)
 
 
 @pytest.fixture

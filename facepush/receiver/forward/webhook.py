@@ -22,6 +22,7 @@ from facepush.receiver.forward.settings import ForwardSettings
 from facepush.receiver.forward.sink import Sink
 from facepush.redact import redact
 from facepush.tls import client_context
+from facepush.transport import read_bounded
 
 MAX_REPLY_BYTES = 1 << 20
 _RETRYABLE_4XX = {408, 429}
@@ -65,7 +66,7 @@ class WebhookSink(Sink):
                 allow_redirects=False,
                 ssl=self._ssl,
             ) as resp:
-                reply = await _read_bounded(resp)
+                reply = await read_bounded(resp, MAX_REPLY_BYTES)
                 status = resp.status
                 if reply is None:
                     resp.close()  # the rest of the reply is never read
@@ -103,15 +104,3 @@ def _judge(status: int, reply: bytes) -> None:
     if 300 <= status < 400:
         reason += " (a redirect is not an acknowledgement: give the final URL)"
     raise SinkUnavailable(reason)
-
-
-async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes | None:
-    """The reply body, or None as soon as it exceeds MAX_REPLY_BYTES (announced or not)."""
-    if (resp.content_length or 0) > MAX_REPLY_BYTES:
-        return None
-    body = bytearray()
-    async for chunk in resp.content.iter_any():
-        body += chunk
-        if len(body) > MAX_REPLY_BYTES:
-            return None
-    return bytes(body)
