@@ -563,7 +563,7 @@ def test_an_older_database_is_backfilled_from_the_stored_fields(
     """Records stored before attendance existed (schema 1, no user_kind/user_name
     columns) count once the schema is upgraded: the migration reads them from the JSON."""
     from facepush.receiver import open_store
-    from tests.receiver.test_today import _v1_database
+    from tests.support.old_schema import v1_database
 
     old = [
         P("2024-03-04 08:00:00", name="Anna"),
@@ -580,7 +580,7 @@ def test_an_older_database_is_backfilled_from_the_stored_fields(
         )
         for p in old
     ]
-    _v1_database(db_url, backend, pg_dsn, items)
+    v1_database(db_url, backend, pg_dsn, items)
     store = open_store(db_url)
     try:
         site = Site(store)

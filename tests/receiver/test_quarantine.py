@@ -7,14 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import sqlite3
 from pathlib import Path
 from typing import cast
 
-import psycopg
-
 from facepush.receiver import Store, open_store, quarantine, schema
 from facepush.receiver.store import QuarantineLimits, StoreOutcome
+from tests.support.old_schema import v2_database
 from tests.support.receiver import Serve, metric_value
 
 MIB = 1024 * 1024
@@ -90,7 +88,7 @@ def test_the_upgrade_to_schema_5_keeps_a_prefix_of_what_was_quarantined(
     db_url: str, backend: str, pg_dsn: str
 ) -> None:
     big = junk(100_000)
-    _v2_database(db_url, backend, pg_dsn, [big, b"small"])
+    v2_database(db_url, backend, pg_dsn, [big, b"small"])
     store = open_store(db_url)
     try:
         assert store.schema_version() == schema.LATEST == 6
@@ -105,34 +103,3 @@ def test_the_upgrade_to_schema_5_keeps_a_prefix_of_what_was_quarantined(
         assert (stats["quarantined"], stats["conflicts"], stats["quarantine_dropped"]) == (2, 0, 0)
     finally:
         store.close()
-
-
-def _v2_database(db_url: str, backend: str, pg_dsn: str, bodies: list[bytes]) -> None:
-    """A database as a receiver of schema version 2 left it, with quarantined bodies."""
-    dialect: schema.Dialect = "sqlite" if backend == "sqlite" else "postgresql"
-    statements = [schema.migrations_table(dialect)]
-    statements += schema.statements(1, dialect) + schema.statements(2, dialect)
-    rows: list[tuple[str, list[object]]] = [
-        ("INSERT INTO schema_migrations VALUES (1, 0), (2, 0)", [])
-    ]
-    insert = "INSERT INTO quarantine (received_at, source, error, body, truncated) "
-    insert += "VALUES (?, ?, ?, ?, ?)"
-    rows += [
-        (insert, [i, "10.0.0.1", "body: not valid JSON", raw, False])
-        for i, raw in enumerate(bodies)
-    ]
-    if backend == "sqlite":
-        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-            for statement in statements:
-                conn.execute(statement)
-            for statement, params in rows:
-                conn.execute(statement, params)
-        return
-    name = db_url.rsplit("schema=", 1)[1]
-    with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        pg.execute(f'CREATE SCHEMA "{name}"')
-        pg.execute(f'SET search_path TO "{name}"')
-        for statement in statements:
-            pg.execute(statement.encode())
-        for statement, params in rows:
-            pg.execute(statement.replace("?", "%s"), params)

@@ -4,25 +4,23 @@ per-day counter the writer keeps (both backends), fast however many records are 
 from __future__ import annotations
 
 import json
-import sqlite3
 import statistics
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import psycopg
 import pytest
 
 from facepush.protocol.times import now_ms
-from facepush.receiver import ReceiverSettings, Store, create_app, open_store, schema, writes
+from facepush.receiver import ReceiverSettings, Store, create_app, open_store, schema
 from facepush.receiver.days import bounds, day_of, today
 from facepush.receiver.errors import ReceiverConfigError
 from facepush.receiver.store import EventFilter, Incoming
 from tests.receiver.processes import start_receiver
+from tests.support.old_schema import v1_database
 from tests.support.receiver import Serve, make
 from tests.support.records import alarm, recognition
 
@@ -109,39 +107,11 @@ async def test_devices_api_has_today(serve: Serve) -> None:
     assert devices["D2"]["late"] == 1
 
 
-def _v1_database(db_url: str, backend: str, pg_dsn: str, items: list[Incoming]) -> None:
-    """A database as a receiver of schema version 1 left it."""
-    dialect = cast(schema.Dialect, backend)
-    statements = [schema.migrations_table(dialect), *schema.statements(1, dialect)]
-    # Version 1's columns: the first 16 of today's.
-    columns = writes.EVENT_INSERT_COLUMNS.split(", ")[:16]
-    marks = ", ".join(["?"] * len(columns))
-    rows: list[tuple[str, list[object]]] = [("INSERT INTO schema_migrations VALUES (1, 0)", [])]
-    insert = f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})"
-    rows += [(insert, list(writes.event_values(item))[: len(columns)]) for item in items]
-    rows += [(writes.DEVICE_UPSERT, list(row)) for row in writes.device_rows(items)]
-    if backend == "sqlite":
-        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-            for statement in statements:
-                conn.execute(statement)
-            for statement, params in rows:
-                conn.execute(statement, params)
-        return
-    name = db_url.rsplit("schema=", 1)[1]
-    with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        pg.execute(f'CREATE SCHEMA "{name}"')
-        pg.execute(f'SET search_path TO "{name}"')
-        for statement in statements:
-            pg.execute(statement.encode())
-        for statement, params in rows:
-            pg.execute(statement.replace("?", "%s"), params)
-
-
 def test_upgrade_counts_what_was_received_today(db_url: str, backend: str, pg_dsn: str) -> None:
     midnight = bounds(today())[0]
     stored = [lean("OLD1", midnight - 1), lean("OLD1", midnight), lean("OLD1", now_ms())]
     stored += [lean("OLD2", midnight - 10_000)]
-    _v1_database(db_url, backend, pg_dsn, stored)
+    v1_database(db_url, backend, pg_dsn, stored)
     store = open_store(db_url)
     try:
         assert store.schema_version() == schema.LATEST
