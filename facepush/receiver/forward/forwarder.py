@@ -177,7 +177,8 @@ class Forwarder:
                 if not await self._db(self._lease.check):
                     raise _LeaseLost("the lease was lost (its database connection ended)")
                 last_check = now
-            self.state = "forwarding" if window.unfinished or window.inflight else "idle"
+            if self._broken is None:
+                self.state = "forwarding" if window.unfinished or window.inflight else "idle"
             if not await self._wait(
                 self.tuning.save_every_s if self._dirty else self.tuning.poll_s
             ):  # a quiet moment: look for others' records
@@ -352,6 +353,9 @@ class Forwarder:
     def _fail(self, reason: str) -> None:
         self.failures += 1
         self._note_error(reason)
+        # From the failure on, the sink is retrying (the loop backs off once the sends in
+        # flight end): the status never shows a last_error beside "forwarding".
+        self.state = "retrying"
         if self._broken is None:
             self._broken = self.last_error
 
