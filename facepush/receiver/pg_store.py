@@ -32,10 +32,10 @@ _MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
 _EVENT_INSERT = f"""
 INSERT INTO events ({writes.EVENT_INSERT_COLUMNS})
 SELECT * FROM unnest(
-    %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
-    %s::boolean[], %s::text[], %s::boolean[], %s::text[], %s::integer[], %s::integer[],
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],
-    %s::text[], %s::text[]
+    %b::text[], %b::smallint[], %b::text[], %b::text[], %b::bigint[], %b::bigint[],
+    %b::boolean[], %b::text[], %b::boolean[], %b::text[], %b::integer[], %b::integer[],
+    %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[],
+    %b::text[], %b::text[]
 ) ORDER BY 1
 ON CONFLICT (key) DO NOTHING
 RETURNING key

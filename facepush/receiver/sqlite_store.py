@@ -31,12 +31,11 @@ _CHECKPOINT_EVERY_S = 0.5
 _ROWS_PER_INSERT = 500  # 19 parameters a row, well below SQLite's 32766 per statement
 _INSERT_HEAD = f"INSERT INTO events ({writes.EVENT_INSERT_COLUMNS}) VALUES "
 _ROW = "(" + ", ".join("?" * writes.EVENT_INSERT_WIDTH) + ")"
-_INSERT_TAIL = " ON CONFLICT (key) DO NOTHING RETURNING key"
-_IMAGE_UPSERT = (
-    "INSERT INTO images (id, bytes, size, created_at, last_used_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET last_used_at = "
-    "max(images.last_used_at, excluded.last_used_at)"
+_IMAGE_HEAD = "INSERT INTO images (id, bytes, size, created_at, last_used_at) VALUES "
+_IMAGE_TAIL = (
+    " ON CONFLICT (id) DO UPDATE SET last_used_at = max(images.last_used_at, excluded.last_used_at)"
 )
+_IMAGES_PER_INSERT = 500  # 5 parameters a row
 _BUSY_TIMEOUT_MS = 10_000
 
 
@@ -169,19 +168,37 @@ class SQLiteStore(sql.SqlStore):
     ) -> None:
         conn.executemany(query, rows)
 
+    # Every call into SQLite gives up the GIL and takes it back, and taking it back waits
+    # for the event loop to let go (up to the switch interval) while the loop is busy with
+    # pushes: a commit that made one call per row (RETURNING steps once per returned row,
+    # executemany once per row) took 3x its own time under load, and every push waited
+    # for it. So a batch is a handful of statements whatever its size.
+
     def _insert_events(self, conn: sqlite3.Connection, events: Sequence[Incoming]) -> set[str]:
-        # One multi-row statement per chunk: far fewer calls into SQLite than a row at a
-        # time, and RETURNING names exactly the rows that were new.
-        inserted: set[str] = set()
-        for start in range(0, len(events), _ROWS_PER_INSERT):
-            chunk = events[start : start + _ROWS_PER_INSERT]
+        # The keys already stored are read first (almost always none: one step), then
+        # only the new rows are inserted, in multi-row statements. No other writer can
+        # insert in between: the transaction is BEGIN IMMEDIATE (the database's one write
+        # lock). Without ON CONFLICT a surprise would fail the batch loudly (503, sent
+        # again), never acknowledge a record that was not stored.
+        keys = [item.key for item in events]
+        known: set[str] = set()
+        for start in range(0, len(keys), _ROWS_PER_INSERT):
+            chunk = keys[start : start + _ROWS_PER_INSERT]
+            query = f"SELECT key FROM events WHERE key IN ({', '.join('?' * len(chunk))})"
+            known.update(row[0] for row in conn.execute(query, chunk))
+        new = [item for item in events if item.key not in known]
+        for start in range(0, len(new), _ROWS_PER_INSERT):
+            chunk = new[start : start + _ROWS_PER_INSERT]
             values = [v for item in chunk for v in writes.event_values(item)]
-            query = _INSERT_HEAD + ", ".join([_ROW] * len(chunk)) + _INSERT_TAIL
-            inserted.update(row[0] for row in conn.execute(query, values))
-        return inserted
+            conn.execute(_INSERT_HEAD + ", ".join([_ROW] * len(chunk)), values)
+        return {item.key for item in new}
 
     def _upsert_images(self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        conn.executemany(_IMAGE_UPSERT, rows)
+        for start in range(0, len(rows), _IMAGES_PER_INSERT):
+            chunk = rows[start : start + _IMAGES_PER_INSERT]
+            values = [v for row in chunk for v in row]
+            marks = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+            conn.execute(_IMAGE_HEAD + marks + _IMAGE_TAIL, values)
 
     def close(self) -> None:
         self._stop.set()

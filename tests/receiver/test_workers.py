@@ -177,7 +177,10 @@ async def test_a_worker_killed_with_sigkill_loses_nothing_acknowledged_and_resta
     async with aiohttp.ClientSession(timeout=TIMEOUT, connector=connector) as session:
         async with asyncio.timeout(30):
             while True:  # the supervisor started it again: a new pid answers as that worker
-                resp = await reach(session, url + "/healthz", worker)
+                try:
+                    resp = await reach(session, url + "/healthz", worker)
+                except AssertionError:  # not listening again yet: only the other answered
+                    continue
                 pid = int(resp.headers[PID_HEADER])
                 resp.release()
                 if pid != dead_pid:
