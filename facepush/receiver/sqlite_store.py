@@ -183,9 +183,9 @@ class SQLiteStore(sql.SqlStore):
         keys = [item.key for item in events]
         known: set[str] = set()
         for start in range(0, len(keys), _ROWS_PER_INSERT):
-            chunk = keys[start : start + _ROWS_PER_INSERT]
-            query = f"SELECT key FROM events WHERE key IN ({', '.join('?' * len(chunk))})"
-            known.update(row[0] for row in conn.execute(query, chunk))
+            some = keys[start : start + _ROWS_PER_INSERT]
+            query = f"SELECT key FROM events WHERE key IN ({', '.join('?' * len(some))})"
+            known.update(row[0] for row in conn.execute(query, some))
         new = [item for item in events if item.key not in known]
         for start in range(0, len(new), _ROWS_PER_INSERT):
             chunk = new[start : start + _ROWS_PER_INSERT]
