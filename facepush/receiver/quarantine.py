@@ -26,7 +26,6 @@ QUARANTINE_INSERT = (
 _COUNTER_UPDATE = "UPDATE counters SET value = value + ? WHERE name = ?"
 
 Query = Callable[[str, list[Any]], list[tuple[Any, ...]]]
-Execute = Callable[[str, list[Any]], int]
 
 
 def refused(
@@ -76,15 +75,17 @@ def values(rows: Sequence[Refused]) -> list[tuple[Any, ...]]:
     ]
 
 
-def trim(query: Query, execute: Execute, limits: QuarantineLimits) -> int:
+def trim(query: Query, limits: QuarantineLimits) -> int:
     """Drop the oldest rows until the table is within `limits`, in the caller's
-    transaction; counts them in `quarantine_dropped` and returns how many went."""
+    transaction; counts them in `quarantine_dropped` and returns how many went. The rows
+    gone are counted from what the DELETE returns, not from a row count: a PostgreSQL
+    ingest runs in pipeline mode, where a row count is not known until the commit."""
     cutoff = _excess(query, limits)
     if cutoff is None:
         return 0
-    dropped = execute("DELETE FROM quarantine WHERE id <= ?", [cutoff])
+    dropped = len(query("DELETE FROM quarantine WHERE id <= ? RETURNING id", [cutoff]))
     if dropped:
-        execute(_COUNTER_UPDATE, [dropped, "quarantine_dropped"])
+        query(_COUNTER_UPDATE + " RETURNING value", [dropped, "quarantine_dropped"])
     return dropped
 
 

@@ -178,9 +178,7 @@ class SqlStore(SqlReads):
         if refused:
             self._run_many(conn, quarantine.QUARANTINE_INSERT, quarantine.values(refused))
             dropped = quarantine.trim(
-                lambda q, p: self._run(conn, q, p).fetchall(),
-                lambda q, p: self._run(conn, q, p).rowcount,
-                self.quarantine_limits,
+                lambda q, p: self._run(conn, q, p).fetchall(), self.quarantine_limits
             )
         first = writes.first_occurrences(batch)
         events = [_incoming(batch[i]) for i in first.values()]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+import msgspec
 import psycopg
 import pytest
 
+from facepush.errors import RecordRejected
 from facepush.receiver import (
     EventFilter,
     Refused,
@@ -155,3 +157,21 @@ def test_alarm_lifecycle_open_first(store: Store) -> None:
     assert by_trace["failing"]["state"] == "clear_failed"
     assert by_trace["open"]["state"] == "raised" and by_trace["open"]["raised_at"] == t + 2
     assert [a["trace_id"] for a in store.alarms(10)][-1] == "closed"
+
+
+def test_a_batch_postgresql_refuses_is_rolled_back_whole_and_the_next_one_is_stored(
+    pg_url: str,
+) -> None:
+    """An ingest runs in pipeline mode on PostgreSQL, where an error surfaces only at the
+    commit: the batch is still refused as a whole, nothing of it stays, and the writer
+    connection takes the next batch. (SQLite stores any integer: it has no such refusal.)"""
+    store = open_store(pg_url)
+    try:
+        good, bad = make(alarm("t-1")), make(alarm("t-2"))
+        with pytest.raises(RecordRejected, match="integer out of range"):
+            store.ingest([good, msgspec.structs.replace(bad, code=2**40)])
+        assert store.stats()["alarms"] == 0
+        assert store.ingest([good, bad]) == [StoreOutcome.STORED, StoreOutcome.STORED]
+        assert store.stats()["alarms"] == 2
+    finally:
+        store.close()
