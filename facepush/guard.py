@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -126,9 +127,11 @@ async def listen(
     ssl_context: ssl.SSLContext | None = None,
     *,
     reuse_port: bool = False,
+    front: Callable[[Any], Any] | None = None,
 ) -> asyncio.Server:
     """Accept connections on host:port for the runner's app, each one through `guard`
-    (`reuse_port`: SO_REUSEPORT, so that several worker processes share the port).
+    (`reuse_port`: SO_REUSEPORT, so that several worker processes share the port;
+    `front`: wraps the runner's protocol factory, e.g. the receiver's lean push path).
 
     aiohttp documents `runner.server` (a `web.Server`) as a protocol factory compatible
     with `loop.create_server`; wrapping it is all the guard needs, so no site class (and
@@ -140,7 +143,7 @@ async def listen(
         raise RuntimeError("call `await runner.setup()` before listening")
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        guard.wrap(server),
+        guard.wrap(front(server) if front else server),
         host,
         port,
         ssl=ssl_context,

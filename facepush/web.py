@@ -72,19 +72,24 @@ async def serve_until_stopped(
     stopped: asyncio.Event | None = None,
     guard: ConnectionGuard | None = None,
     reuse_port: bool = False,
+    front: Callable[[ConnectionGuard], Callable[[Any], Any]] | None = None,
 ) -> None:
     """Serve `app` until SIGINT/SIGTERM (or `stopped` is set), then shut down gracefully.
 
     The bound URL is announced on stdout (`listening on URL`), so that `--listen HOST:0`
     works for scripts and tests that need a free port. Connections pass through a
-    ConnectionGuard, which bounds how long a client may take to send a request.
+    ConnectionGuard, which bounds how long a client may take to send a request, and, with
+    `front`, through the protocol it makes for the guard (the receiver's lean push path).
     """
     guard = guard or ConnectionGuard()
     app.middlewares.insert(0, guard.middleware)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        listener = await listen(runner, host, port, guard, ssl_context, reuse_port=reuse_port)
+        wrap = front(guard) if front else None
+        listener = await listen(
+            runner, host, port, guard, ssl_context, reuse_port=reuse_port, front=wrap
+        )
     except OSError as exc:
         await runner.cleanup()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

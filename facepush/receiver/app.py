@@ -28,6 +28,7 @@ from facepush.receiver.forward.positions import positions_for
 from facepush.receiver.forward.service import Forwarding
 from facepush.receiver.health import Health
 from facepush.receiver.ingest import Writer
+from facepush.receiver.lean import LeanPush
 from facepush.receiver.metrics import ReceiverMetrics
 from facepush.receiver.push import PushHandler, PushSettings
 from facepush.receiver.query import Queries, api_errors
@@ -53,6 +54,8 @@ SETTINGS = web.AppKey("facepush.receiver.settings", ReceiverSettings)
 TUNING = web.AppKey("facepush.receiver.tuning", Tuning)
 THROTTLE = web.AppKey("facepush.receiver.throttle", FailureThrottle)
 TERMINALS = web.AppKey("facepush.receiver.terminals", Terminals)
+# The lean push path (lean.py), when this app has one: pass LEAN.front to guard.listen.
+LEAN = web.AppKey("facepush.receiver.lean", LeanPush)
 _DAY_MS = 86_400_000
 
 
@@ -153,6 +156,11 @@ def create_app(
     app[TERMINALS] = terminals
     if worker:
         worker.add_headers(app)
+    # Signed pushes and fault injection need aiohttp's request objects: no lean path then.
+    lean = None
+    if signing_key is None and not middlewares:
+        identity = worker.headers() if worker else []
+        lean = app[LEAN] = LeanPush(push, settings.path, policy, identity, tuning.lean_keepalive_s)
 
     app.router.add_post(settings.path, push.handle)
     app.router.add_get("/api/events", queries.events)
@@ -199,6 +207,8 @@ def create_app(
             writer.start()
             await terminals.start()
             forwarding.start()
+            if lean is not None:
+                lean.start()
             for part in (feed, shared):
                 if part is not None:
                     part.start()
@@ -213,6 +223,8 @@ def create_app(
             for part in (feed, shared):
                 if part is not None:
                     await part.stop()
+            if lean is not None:
+                await lean.stop()
             await forwarding.stop()
             await writer.stop()
             push.close()

@@ -104,6 +104,14 @@ class ByteBudget:
             raise
         return n
 
+    def try_take(self, n: int) -> bool:
+        """Take `n` bytes now if they are free and nobody waits; no pacing, no waiting
+        (the lean push path takes small bodies this way, see lean.py)."""
+        if self.pace is None and not self._waiters and n <= self.free:
+            self.free -= n
+            return True
+        return False
+
     def release(self, n: int) -> None:
         self.free += n
         self._grant()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -53,9 +53,21 @@ class PushSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class _Arrival:
+class Arrival:
     received_at: int
     source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a push is answered: the HTTP status and the JSON body (whichever HTTP path,
+    aiohttp's or the lean one of lean.py, writes it)."""
+
+    status: int
+    body: bytes
+
+
+_STORED = Answer(200, success_reply())
 
 
 class PushHandler:
@@ -85,12 +97,12 @@ class PushHandler:
             self.metrics.ack_latency.observe(time.perf_counter() - started)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        arrival = _Arrival(now_ms(), request.remote)
+        arrival = Arrival(now_ms(), request.remote)
         if self.settings.signing_key is not None:
             try:  # an unsigned or stale push is refused before its body is read
                 check_headers(request.headers)
             except SignatureError as exc:
-                response = self._unsigned(exc)
+                response = _response(self._unsigned(exc))
                 response.force_close()  # the body was not read
                 return response
         length = request.content_length
@@ -103,13 +115,13 @@ class PushHandler:
             return await self._receive(request, arrival, grant)
         except Busy as exc:
             self.metrics.busy += 1
-            response = self._unavailable(exc)
+            response = _response(self._unavailable(exc))
             response.force_close()  # the body was not (all) read
             return response
         finally:
             grant.release()
 
-    async def _receive(self, request: web.Request, arrival: _Arrival, grant: Grant) -> web.Response:
+    async def _receive(self, request: web.Request, arrival: Arrival, grant: Grant) -> web.Response:
         parts, size, complete = await _read_body(request, self.settings, grant)
         if not complete:
             body = b"".join(parts)
@@ -124,12 +136,19 @@ class PushHandler:
                 prefix=self.settings.quarantine_prefix,
                 truncated_at=size,
             )
-            response = await self._keep(413, text, kept)
+            response = _response(await self._keep(413, text, kept))
             # The rest of the body was not read: the connection cannot be reused.
             response.force_close()
             return response
+        return _response(await self.accept(parts, size, arrival, request.headers))
+
+    async def accept(
+        self, parts: list[bytes], size: int, arrival: Arrival, headers: Mapping[str, str]
+    ) -> Answer:
+        """A whole body (as the chunks it came in, `size` bytes): verified, decoded,
+        stored; the answer to send. Whatever refusal it gets is quarantined first."""
         large = size > OFF_LOOP_BYTES
-        body, item = await self._off_loop(large, lambda: self._prepare(request, parts, arrival))
+        body, item = await self._off_loop(large, lambda: self._prepare(headers, parts, arrival))
         if isinstance(item, SignatureError):
             return self._unsigned(item)
         if isinstance(item, DecodeError):
@@ -142,14 +161,14 @@ class PushHandler:
             return await self._refuse(400, "rejected", str(exc), body, arrival, large)
         if outcome is StoreOutcome.STORED:
             self.metrics.stored += 1
-            return web.Response(body=success_reply(), content_type=_JSON)
+            return _STORED
         self.metrics.duplicates += 1
         if outcome is StoreOutcome.CONFLICT:
             return await self._conflict(item, body, arrival, large)
-        return web.Response(body=success_reply(), content_type=_JSON)
+        return _STORED
 
     def _prepare(
-        self, request: web.Request, parts: list[bytes], arrival: _Arrival
+        self, headers: Mapping[str, str], parts: list[bytes], arrival: Arrival
     ) -> tuple[bytes, Incoming | SignatureError | DecodeError]:
         """Join, verify and decode (on a thread for a large body): the body, and its row
         or why not.
@@ -161,7 +180,7 @@ class PushHandler:
         body = b"".join(parts)
         try:
             if self.settings.signing_key is not None:
-                verify(self.settings.signing_key, request.headers, body)
+                verify(self.settings.signing_key, headers, body)
             push = decode_push(body)
         except (SignatureError, DecodeError) as exc:
             exc.__traceback__ = exc.__context__ = exc.__cause__ = None
@@ -179,9 +198,7 @@ class PushHandler:
             return func()
         return await asyncio.get_running_loop().run_in_executor(self.pool, func)
 
-    async def _conflict(
-        self, item: Incoming, body: bytes, arrival: _Arrival, large: bool
-    ) -> web.Response:
+    async def _conflict(self, item: Incoming, body: bytes, arrival: Arrival, large: bool) -> Answer:
         """A repeat of a stored key with other content: acknowledged, so that the terminal
         stops sending it, and kept in the quarantine so that it is seen."""
         self.metrics.conflicts += 1
@@ -194,15 +211,15 @@ class PushHandler:
             await self.writer.submit(kept)
         except (StoreUnavailable, RecordRejected) as exc:
             return self._unavailable(exc)  # not kept: the terminal sends it again
-        return web.Response(body=success_reply(), content_type=_JSON)
+        return _STORED
 
     async def _refuse(
-        self, status: int, reason: str, text: str, body: bytes, arrival: _Arrival, large: bool
-    ) -> web.Response:
+        self, status: int, reason: str, text: str, body: bytes, arrival: Arrival, large: bool
+    ) -> Answer:
         kept = await self._off_loop(large, lambda: self._refused(body, reason, text, arrival))
         return await self._keep(status, text, kept)
 
-    def _refused(self, body: bytes, reason: str, text: str, arrival: _Arrival) -> Refused:
+    def _refused(self, body: bytes, reason: str, text: str, arrival: Arrival) -> Refused:
         return quarantine.refused(
             body,
             reason=reason,
@@ -212,7 +229,7 @@ class PushHandler:
             prefix=self.settings.quarantine_prefix,
         )
 
-    async def _keep(self, status: int, text: str, kept: Refused) -> web.Response:
+    async def _keep(self, status: int, text: str, kept: Refused) -> Answer:
         self.metrics.refused[kept.reason] += 1
         try:
             await self.writer.submit(kept)
@@ -220,22 +237,26 @@ class PushHandler:
             # Not kept: answer 503 so that the terminal keeps the push and sends it again.
             return self._unavailable(exc)
         self.metrics.quarantined += 1
-        return web.Response(body=failure_reply(status, text), status=status, content_type=_JSON)
+        return Answer(status, failure_reply(status, text))
 
-    def _unsigned(self, exc: SignatureError) -> web.Response:
+    def _unsigned(self, exc: SignatureError) -> Answer:
         """Not from a terminal of this site: counted by reason, not kept (anyone could fill
         the quarantine otherwise)."""
         self.metrics.refused["signature"] += 1
         self.metrics.signature_failures[exc.reason] += 1
         text = f"signature: {exc}"
-        return web.Response(body=failure_reply(401, text), status=401, content_type=_JSON)
+        return Answer(401, failure_reply(401, text))
 
-    def _unavailable(self, exc: Exception) -> web.Response:
+    def _unavailable(self, exc: Exception) -> Answer:
         self.metrics.unavailable += 1
         text = f"storage unavailable, push again later: {exc}"
         if isinstance(exc, Busy):
             text = str(exc)
-        return web.Response(body=failure_reply(503, text), status=503, content_type=_JSON)
+        return Answer(503, failure_reply(503, text))
+
+
+def _response(answer: Answer) -> web.Response:
+    return web.Response(body=answer.body, status=answer.status, content_type=_JSON)
 
 
 async def _read_body(

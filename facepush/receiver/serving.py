@@ -21,7 +21,7 @@ async def run_receiver(
     stopped: asyncio.Event | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    from facepush.receiver.app import create_app
+    from facepush.receiver.app import LEAN, create_app
     from facepush.receiver.store import open_store
 
     # Opening the store migrates it: an unreachable database fails before binding.
@@ -32,6 +32,7 @@ async def run_receiver(
         chaos = Chaos(ChaosSpec.parse(settings.chaos)) if settings.chaos else None
         middlewares = [chaos.middleware(settings.path)] if chaos else []
         app = create_app(settings, store, middlewares, worker=worker)
+        lean = app.get(LEAN)
         await serve_until_stopped(
             app,
             host,
@@ -39,6 +40,7 @@ async def run_receiver(
             announce=announce,
             stopped=stopped,
             reuse_port=worker is not None,
+            front=lean.front if lean else None,
         )
     finally:
         store.close()

@@ -284,6 +284,9 @@ class Tuning:
     body_budget: int = 64 * 1024 * 1024
     large_body_rate: float = 32 * 1024 * 1024
     budget_wait_s: float = 10.0
+    # The lean push path (receiver/lean.py) closes a connection idle this long after its
+    # last answer (seconds; aiohttp's keep-alive timeout).
+    lean_keepalive_s: float = 75.0
     # A reconciliation reads a terminal's history from its mark less this (seconds):
     # records of the mark's second made after the last run, and a clock set back a little.
     reconcile_overlap_s: float = 300.0

@@ -35,12 +35,16 @@ class WorkerRole:
     def metrics_file(self, index: int) -> Path:
         return self.directory / f"metrics-{index}.prom"
 
+    def headers(self) -> list[tuple[str, str]]:
+        """The headers that say which worker answered."""
+        return [(WORKER_HEADER, str(self.index)), (PID_HEADER, str(os.getpid()))]
+
     def add_headers(self, app: web.Application) -> None:
-        worker, pid = str(self.index), str(os.getpid())
+        headers = self.headers()
 
         async def identify(request: web.Request, response: web.StreamResponse) -> None:
-            response.headers[WORKER_HEADER] = worker
-            response.headers[PID_HEADER] = pid
+            for name, value in headers:
+                response.headers[name] = value
 
         app.on_response_prepare.append(identify)
 

@@ -3,12 +3,13 @@ PostgreSQL server, each test in a fresh SQLite file or a fresh PostgreSQL schema
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.typedefs import Middleware
 
 from facepush.receiver import Store, Tuning, open_store
 from tests.support.receiver import (
@@ -58,13 +59,13 @@ def store(db_url: str) -> Iterator[Store]:
 async def serve(store: Store) -> AsyncIterator[Serve]:
     """Start an in-process receiver on the test's store: `await serve(token=..., ...)`,
     with ReceiverSettings fields and Tuning fields (the intervals and bounds tests shorten,
-    e.g. `keepalive_s=0.2`)."""
+    e.g. `keepalive_s=0.2`), and `middlewares` outside the receiver's own."""
     async with AsyncExitStack() as stack:
 
-        async def start(**overrides: Any) -> Running:
+        async def start(middlewares: Sequence[Middleware] = (), **overrides: Any) -> Running:
             tuning = Tuning(**{k: overrides.pop(k) for k in list(overrides) if k in TUNING})
             return await stack.enter_async_context(
-                running(configured(store.url, **overrides), store, tuning)
+                running(configured(store.url, **overrides), store, tuning, middlewares)
             )
 
         yield start

@@ -190,8 +190,11 @@ def test_the_lease_moves_when_its_connection_dies(pg: Store, raw: psycopg.Connec
         assert not theirs.try_acquire()
         assert isinstance(getattr(mine, "conn", None), psycopg.Connection)
         pid = mine.conn.info.backend_pid  # type: ignore[attr-defined]
-        raw.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # With a timeout it returns once the backend is gone (and its locks with it), not
+        # as soon as it was signalled: otherwise the next line raced the backend's exit.
+        row = raw.execute("SELECT pg_terminate_backend(%s, 10000)", [pid]).fetchone()
         raw.commit()
+        assert row == (True,)
         assert theirs.try_acquire()  # released by the server with the connection
         assert not mine.check()
         progress = Progress(Cursor(0, 0))

@@ -19,8 +19,10 @@ import psycopg
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from facepush.guard import ConnectionGuard, bound_port, listen
 from facepush.protocol import decode_push
 from facepush.receiver import ReceiverSettings, Store, Tuning, create_app
+from facepush.receiver.app import LEAN
 from facepush.receiver.records import incoming
 from facepush.receiver.store import Incoming
 from tests.support.records import body
@@ -89,18 +91,25 @@ async def running(
     store: Store,
     tuning: Tuning | None = None,
     middlewares: Sequence[Middleware] = (),
+    guard: ConnectionGuard | None = None,
 ) -> AsyncIterator[Running]:
     app = create_app(settings, store, middlewares, tuning=tuning)
+    # Served as `facepush receiver serve` serves it: through the guard and the lean path.
+    guard = guard or ConnectionGuard()
+    app.middlewares.insert(0, guard.middleware)
+    lean = app.get(LEAN)
     runner = web.AppRunner(app, shutdown_timeout=5)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server: Any = site._server
-    port = server.sockets[0].getsockname()[1]
+    listener = None
     try:
+        front = lean.front(guard) if lean else None
+        listener = await listen(runner, "127.0.0.1", 0, guard, front=front)
+        port = bound_port(listener)
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
             yield Running(f"http://127.0.0.1:{port}", app, store, session, settings)
     finally:
+        if listener is not None:
+            listener.close()
         await runner.cleanup()
 
 

@@ -1,0 +1,226 @@
+"""The lean push path (receiver/lean.py): plain pushes answered without aiohttp, anything
+else handed to aiohttp with its bytes, and never an answer that differs from aiohttp's.
+
+Raw sockets on 127.0.0.1, so that the exact bytes (pipelined, trickled, malformed) reach
+the server as a client sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from facepush.guard import ConnectionGuard
+from facepush.receiver import Store, Tuning
+from facepush.receiver.app import LEAN
+from tests.support.receiver import Running, Serve, configured, running
+from tests.support.records import body, recognition
+
+WAIT_S = 10.0  # every read is bounded
+
+
+def push_request(payload: bytes, path: str = "/Record", extra: str = "") -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n{extra}\r\n"
+    )
+    return head.encode() + payload
+
+
+class Conn:
+    """One raw connection: send bytes, read whole responses."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def response(self) -> tuple[int, dict[str, str], Any]:
+        async with asyncio.timeout(WAIT_S):
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ")[1])
+            headers = {}
+            for line in lines[1:]:
+                if line:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+            if "content-length" in headers:
+                raw = await self.reader.readexactly(int(headers["content-length"]))
+            else:
+                raw = await self.reader.read()
+        if headers.get("content-type", "").startswith("application/json"):
+            return status, headers, json.loads(raw)
+        return status, headers, raw  # aiohttp's own refusals of malformed requests: text
+
+    async def closed(self) -> bool:
+        async with asyncio.timeout(WAIT_S):
+            return await self.reader.read() == b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@pytest.fixture
+async def connect(serve: Serve) -> AsyncIterator[Any]:
+    conns: list[Conn] = []
+
+    async def open_conn(rx: Running) -> Conn:
+        host, port = rx.url.removeprefix("http://").rsplit(":", 1)
+        conn = Conn(*await asyncio.open_connection(host, int(port)))
+        conns.append(conn)
+        return conn
+
+    try:
+        yield open_conn
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def lean_count(rx: Running) -> tuple[int, int]:
+    lean = rx.app[LEAN]
+    return lean.taken, lean.handed
+
+
+async def test_a_plain_push_is_answered_on_the_lean_path(
+    serve: Serve, connect: Any, store: Store
+) -> None:
+    rx = await serve()
+    conn = await connect(rx)
+    await conn.send(push_request(body(recognition("lean-1"))))
+    status, headers, reply = await conn.response()
+    assert (status, reply["code"], reply["msg"]) == (200, 200, "success")
+    assert headers["content-type"] == "application/json"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert lean_count(rx) == (1, 0)
+    assert store.event("r:lean-1") is not None
+    text = await (await rx.session.get(rx.url + "/metrics")).text()
+    assert "facepush_receiver_lean_pushes_total 1" in text
+
+
+async def test_pipelined_and_trickled_pushes_are_each_answered_in_order(
+    serve: Serve, connect: Any, store: Store
+) -> None:
+    rx = await serve()
+    conn = await connect(rx)
+    await conn.send(b"".join(push_request(body(recognition(f"pipe-{i}"))) for i in range(3)))
+    for _ in range(3):
+        assert (await conn.response())[0] == 200
+    one = push_request(body(recognition("trickled")))
+    for i in range(len(one)):  # byte by byte: the head, then the body
+        await conn.send(one[i : i + 1])
+    assert (await conn.response())[0] == 200
+    assert lean_count(rx) == (4, 0)
+    assert all(store.event(f"r:{uid}") for uid in ["pipe-0", "pipe-1", "pipe-2", "trickled"])
+
+
+async def test_another_request_hands_the_connection_to_aiohttp_with_its_bytes(
+    serve: Serve, connect: Any
+) -> None:
+    rx = await serve()
+    conn = await connect(rx)
+    await conn.send(push_request(body(recognition("first"))))
+    assert (await conn.response())[0] == 200
+    # A GET and then a push, in one send: aiohttp answers both, in order.
+    get = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    await conn.send(get + push_request(body(recognition("after"))))
+    status, _headers, reply = await conn.response()
+    assert (status, reply["code"]) == (200, 200)
+    assert (await conn.response())[0] == 200
+    assert lean_count(rx) == (1, 1)
+
+
+async def test_connection_close_is_honoured(serve: Serve, connect: Any) -> None:
+    rx = await serve()
+    conn = await connect(rx)
+    await conn.send(push_request(body(recognition("bye")), extra="Connection: close\r\n"))
+    status, headers, _reply = await conn.response()
+    assert (status, headers["connection"]) == (200, "close")
+    assert await conn.closed()
+
+
+async def test_an_idle_connection_is_closed_after_the_keepalive_time(
+    serve: Serve, connect: Any
+) -> None:
+    rx = await serve(lean_keepalive_s=0.1)
+    conn = await connect(rx)
+    await conn.send(push_request(body(recognition("idle"))))
+    assert (await conn.response())[0] == 200
+    assert await conn.closed()  # by the sweep, within a second or two (bounded: WAIT_S)
+
+
+async def test_a_push_whose_body_does_not_come_gets_408_and_is_not_stored(store: Store) -> None:
+    guard = ConnectionGuard(request_timeout=0.2)
+    async with running(configured(store.url), store, Tuning(), guard=guard) as rx:
+        host, port = rx.url.removeprefix("http://").rsplit(":", 1)
+        conn = Conn(*await asyncio.open_connection(host, int(port)))
+        try:
+            request = push_request(body(recognition("never-whole")))
+            await conn.send(request[:-10])  # the head and most of the body, never the rest
+            status, headers, reply = await conn.response()
+            assert (status, reply["code"], headers["connection"]) == (408, 408, "close")
+            assert "not completed within 0.2 s" in reply["msg"]
+            assert await conn.closed()
+        finally:
+            conn.close()
+    assert store.event("r:never-whole") is None
+    assert store.quarantine(None, 10) == []  # nothing arrived that could be kept
+
+
+def _cases() -> list[tuple[str, bytes]]:
+    """Requests of every shape, each answered by both paths."""
+    good = body(recognition("same"))
+    host = "Host: 127.0.0.1\r\n"
+    return [
+        ("plain", push_request(good)),
+        ("query string", push_request(good, "/Record?from=terminal")),
+        ("other path", push_request(good, "/Other")),
+        ("not JSON", push_request(b"{not json")),
+        ("empty body", push_request(b"")),
+        ("no type", push_request(b'{"data": {"uuid": "x"}}')),
+        ("foreign Host", push_request(good).replace(b"Host: 127.0.0.1", b"Host: evil.example")),
+        ("cross-site Origin", push_request(good, extra="Origin: http://evil.example\r\n")),
+        ("two lengths", push_request(good, extra=f"Content-Length: {len(good)}\r\n")),
+        ("HTTP/1.0", push_request(good).replace(b"HTTP/1.1", b"HTTP/1.0", 1)),
+        (
+            "chunked",
+            (
+                f"POST /Record HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n"
+                f"{len(good):x}\r\n"
+            ).encode()
+            + good
+            + b"\r\n0\r\n\r\n",
+        ),
+        ("folded header", push_request(good, extra="X-A: 1\r\n  folded\r\n")),
+        ("bare LF", push_request(good).replace(b"\r\n", b"\n")),
+    ]
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _cases()])
+async def test_the_lean_path_answers_as_aiohttp_does(serve: Serve, connect: Any, name: str) -> None:
+    """The same request to a receiver with the lean path and to one without (any
+    middleware turns it off): the same status and the same reply."""
+    request = dict(_cases())[name]
+
+    @web.middleware
+    async def passthrough(request: web.Request, handler: Any) -> web.StreamResponse:
+        return await handler(request)
+
+    lean, plain = await serve(), await serve(middlewares=[passthrough])
+    assert LEAN in lean.app and LEAN not in plain.app
+    answers = []
+    for rx in (lean, plain):
+        conn = await connect(rx)
+        await conn.send(request)
+        status, _headers, reply = await conn.response()
+        answers.append((status, reply))
+    assert answers[0] == answers[1]
