@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import wrk
 from bench.harness import ROOT, Row, benchmark
-from bench.servers import NOOP, POSTGRES, SQLITE, Server, serving
+from bench.servers import NOOP, NOOP_LEAN, POSTGRES, SQLITE, Server, serving
 
 METHOD = """
 How it is measured. Every case starts a fresh server process with a fresh store:
@@ -26,7 +26,10 @@ How it is measured. Every case starts a fresh server process with a fresh store:
 dropped afterwards), or the **no-op handler** (`bench/noop.py`: aiohttp behind the same
 `serve_until_stopped` as the receiver; `POST /Record` reads the body and answers the
 success reply, storing nothing). Every ratio divides by the no-op measured the same way,
-with the same load, in the same run.
+with the same load, in the same run. Since the receiver answers plain pushes on its own
+lean HTTP path (`facepush/receiver/lean.py`), not aiohttp's, the throughput rows also show
+the **lean no-op** (`bench/noop.py --lean`: that path answering every push at once,
+storing nothing) and the ratio to it: the receiver against the ceiling of its own path.
 
 **Throughput** rows: Debian's `wrk` (C; installed by `scripts/bench-tools`), 2 threads,
 64 keep-alive connections, a 1 s warm-up then 5 s measured, best of 2 interleaved rounds.
@@ -106,7 +109,8 @@ def _throughput(label: str, snapshot: int, tmp: Path) -> list[Row]:
     replies unchecked: what checking every reply costs wrk, and whether it limits."""
     body = tmp / f"body-{snapshot}.json"
     size = wrk.template(body, snapshot)
-    variants = [(name, True) for name in SERVERS] + ([] if snapshot else [(NOOP, False)])
+    variants = [(name, True) for name in SERVERS] + [(NOOP_LEAN, True)]
+    variants += [] if snapshot else [(NOOP, False)]
     best: dict[tuple[str, bool], dict[str, Any]] = {}
     for _ in range(ROUNDS):
         for name, check in variants:
@@ -117,7 +121,16 @@ def _throughput(label: str, snapshot: int, tmp: Path) -> list[Row]:
     for name, check in variants:
         load = f"wrk, {WRK_CONNS} conns" + ("" if check else ", replies unchecked")
         rows.append(
-            _row("throughput", label, size, name, load, best[name, check], best[NOOP, True])
+            _row(
+                "throughput",
+                label,
+                size,
+                name,
+                load,
+                best[name, check],
+                best[NOOP, True],
+                best[NOOP_LEAN, True],
+            )
         )
     return rows
 
@@ -212,12 +225,13 @@ def _row(
     load: str,
     result: dict[str, Any],
     noop: dict[str, Any],
+    lean: dict[str, Any] | None = None,
 ) -> Row:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
     paced = kind.startswith("latency")
-    stored = "-" if name == NOOP else f"{result['stored']} / {result['ok']}"
+    stored = "-" if name in (NOOP, NOOP_LEAN) else f"{result['stored']} / {result['ok']}"
     return {
         "case": kind,
         "records": label,
@@ -226,6 +240,7 @@ def _row(
         "load": load,
         "records/s (this machine)": f"{result['rate']:.0f}",
         "ratio to no-op": "-" if paced else f"{result['rate'] / noop['rate']:.2f}",
+        "ratio to lean no-op": "-" if lean is None else f"{result['rate'] / lean['rate']:.2f}",
         "p50 ms": ms(result["p50_ms"]),
         "p99 ms": ms(result["p99_ms"]),
         "server CPU µs/record": f"{result['cpu_us']:.0f}",

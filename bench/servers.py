@@ -23,6 +23,7 @@ from bench.processes import cpu_seconds, process_tree, start, stop
 
 PG_DSN = os.environ.get("FACEPUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 NOOP = "no-op handler"
+NOOP_LEAN = "no-op, lean path"
 SQLITE = "receiver, sqlite"
 POSTGRES = "receiver, postgresql"
 _WORKER = re.compile(r'[a-z_]+\{worker="\d+"\}')
@@ -36,7 +37,7 @@ class Server:
 
     @property
     def stores(self) -> bool:
-        return self.name != NOOP
+        return self.name not in (NOOP, NOOP_LEAN)
 
     def cpu(self) -> float:
         """CPU seconds of the server and its workers (--workers N)."""
@@ -100,6 +101,8 @@ def serving(name: str, tmp: Path, workers: int = 1) -> Iterator[Server]:
     schema = None
     if name == NOOP:
         args = ["bench.noop"]
+    elif name == NOOP_LEAN:
+        args = ["bench.noop", "--lean"]
     else:
         if name == SQLITE:
             db_url = f"sqlite:///{tmp / uuid.uuid4().hex}.sqlite3"
