@@ -65,6 +65,46 @@ queueing behind a slow reply is not hidden. (wrk cannot do this: `delay()` pause
 connection but wrk still counts latency from the actual send; wrk2 is not in Debian. At
 400/s the Python client is far from its limit.) Absolute rates and times are this machine's
 and move with other load on it; the load average is given under the table.
+
+**Where a push's microseconds went** (issue 15, the lean push path). The receiver is
+limited by its one event-loop thread, which holds the GIL for every push's Python work, so
+the profile counts GIL time: `python -m bench.gilprofile sqlite 0 8` (py-spy `--gil`, 200
+samples/s, 8 s of wrk at 64 connections, SQLite, 600 B; each sample assigned to a part of
+the push path by `bench/gilprofile.py`), on the code before (172b755) and after, two runs
+each, interleaved. Shown: the second run of each (the first ones: 479 µs before, 182
+after, on a busier moment of this machine). py-spy slows the server, so the pushes/s here
+are not receiver-ingest's.
+
+| part | GIL µs per push, before | after |
+|---|---|---|
+| aiohttp request path (Request, middlewares, Response, writer) | 98 | 0 |
+| lean HTTP path (head parse, reply), `receiver/lean.py` | - | 35 |
+| decode_push (parse, lenient rules, models, limits) | 54 | 31 |
+| incoming(): the stored row (fields, digest, image) | 35 | 34 |
+| event loop, sockets, other | 37 | 13 |
+| push handler's own code (budget, metrics, reading the body) | 29 | 4 |
+| guard: slow-client timers (`asyncio.timeout` per POST, header timer) | 19 | 3 |
+| group commit on the loop (submit, futures, batches) | 17 | 14 |
+| writer thread: the SQL of a batch (sqlite3 calls, rows) | 14 | 9 |
+| site policy (Host, Origin, security headers) | 12 | 3 |
+| total (pushes/s under py-spy) | 314 (2,406/s) | 145 (4,476/s) |
+
+What changed, measured in isolation on this machine (same store code, no HTTP):
+- the lean path: a no-op on it answers 30,650 pushes/s where aiohttp's no-op answers
+  8,726 (the table below; wrk is then the limit);
+- snapshots: pybase64 decodes 40 KB of base64 in 3 µs, the standard library in 129 µs,
+  all of it holding the GIL;
+- PostgreSQL: the event columns as binary arrays took the client's CPU per batch of 31
+  from 5.2 ms to 1.4 ms (psycopg's text arrays escaped every quote of the JSON with a
+  regex, 80 substitutions a row), the wall time from 8.6 to 4.0 ms; pipeline mode (BEGIN
+  with the insert, the upserts with COMMIT) to 3.1 ms;
+- SQLite: a batch is a handful of statements, each call into SQLite giving up the GIL and
+  waiting to take it back behind the busy event loop: with RETURNING stepped once per
+  returned row and images by executemany, a commit of 31 took 7.5-8 ms of wall time for
+  2.2 ms of its own CPU under load. 40 KB batches: 8.7 → 7.3 ms in isolation.
+What did not help (measured, not kept): a shorter GIL switch interval, SQLite pages of
+16 KiB, a larger SQLite page cache, `STORAGE EXTERNAL` for PostgreSQL's snapshots,
+`gc.disable()`.
 """
 
 SERVERS = (NOOP, SQLITE, POSTGRES)
