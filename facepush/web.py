@@ -8,7 +8,7 @@ import ipaddress
 import signal
 import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -73,6 +73,7 @@ async def serve_until_stopped(
     guard: ConnectionGuard | None = None,
     reuse_port: bool = False,
     front: Callable[[ConnectionGuard], Callable[[Any], Any]] | None = None,
+    drain: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Serve `app` until SIGINT/SIGTERM (or `stopped` is set), then shut down gracefully.
 
@@ -106,6 +107,8 @@ async def serve_until_stopped(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         listener.close()  # no new connections; the runner then shuts the open ones down
+        if drain is not None:
+            await drain()  # (the runner closes connections it sees as idle: `front`'s too)
         await runner.cleanup()
 
 

@@ -6,9 +6,11 @@ holds the GIL (profile in docs/benchmarks.md); a protocol that parses the head i
 takes a few. So every connection starts here, and a request is taken here only when it is
 a *plain push*:
 
-- `POST <push path> HTTP/1.1`, the head in CRLF lines, no folded or malformed line;
+- `POST <push path> HTTP/1.1`, then `token: value` lines of printable ASCII ending in
+  CRLF (_PLAIN_HEAD): no control byte, no bare CR or LF, no folded or overlong line;
 - exactly one Content-Length, at most SMALL_BODY and `--max-body`; no Transfer-Encoding,
-  Expect, Upgrade or Origin (a browser's request gets the site policy's whole check);
+  Content-Encoding, Expect, Upgrade or Origin (a browser's request gets the site policy's
+  whole check);
 - a Host the site policy accepts on sight, at most one; `Connection` absent, keep-alive or
   close;
 - room in the small body budget right now; no `--signing-secret` and no fault injection.
@@ -19,8 +21,11 @@ answers a request differently from aiohttp: it only takes the common case faster
 push is answered (stored, refused, quarantined) is PushHandler.accept's either way.
 
 Time bounds are the guard's: its header timer runs until a head is complete; one sweep a
-second ends a lean request still unanswered after `request_timeout` (408) and closes a
-connection idle for `keepalive_s` after its last answer (as aiohttp does after 75 s).
+second ends a lean request still unanswered after `request_timeout` (408), closes a
+connection whose next head (begun while the last push was answered) is not whole after
+`header_timeout`, and one idle for `keepalive_s` after its last answer (as aiohttp does
+after 75 s). A client that does not read its answers is not read from (pause_writing), and
+`drain()` lets the pushes being stored be answered before a shutdown closes connections.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +55,19 @@ KEEPALIVE_S = 75.0  # aiohttp's keepalive_timeout (Tuning.lean_keepalive_s)
 SWEEP_S = 1.0
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 408: "Request Timeout"}
 _REASONS |= {413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
-_REFUSED_NAMES = frozenset({b"transfer-encoding", b"expect", b"upgrade", b"origin"})
+_REFUSED_NAMES = frozenset(
+    {b"transfer-encoding", b"content-encoding", b"expect", b"upgrade", b"origin"}
+)
+# The only heads taken here: the request line, then `token: value` lines of printable ASCII
+# and tabs. A control byte (a bare CR or LF, NUL), a byte above 0x7e or a name that is not
+# a token makes aiohttp the judge: it refuses what it must, so that no proxy in front can
+# frame a request differently from us.
+_PLAIN_HEAD = re.compile(
+    rb"POST [\x21-\x7e]+ HTTP/1\.1(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*)*"
+)
+_MAX_LINE = 8190  # aiohttp's max_line_size and max_field_size
+_MAX_LENGTH_DIGITS = 18
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 _NO_HEADERS: dict[str, str] = {}
 Factory = Callable[[], Any]
 
@@ -65,6 +83,8 @@ class Head:
 def plain_push(head: bytes, path: bytes, policy: SitePolicy, max_body: int) -> Head | None:
     """The head (without its blank line) of a plain push to `path`, or None when the request
     is anything else (aiohttp then takes it)."""
+    if not _PLAIN_HEAD.fullmatch(head):
+        return None
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ")
     if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
@@ -75,13 +95,13 @@ def plain_push(head: bytes, path: bytes, policy: SitePolicy, max_body: int) -> H
     host: str | None = None
     close = False
     for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name[-1:] in b" \t" or name[:1] in b" \t" or b"\n" in line:
-            return None  # malformed, or folded (obs-fold): aiohttp refuses it properly
+        if len(line) > _MAX_LINE:
+            return None
+        name, _colon, value = line.partition(b":")
         name = name.lower()
         value = value.strip(b" \t")
         if name == b"content-length":
-            if length is not None or not value.isdigit():
+            if length is not None or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
                 return None
             length = int(value)
         elif name == b"host":
@@ -92,7 +112,7 @@ def plain_push(head: bytes, path: bytes, policy: SitePolicy, max_body: int) -> H
             token = value.lower()
             if token not in (b"close", b"keep-alive"):
                 return None
-            close = token == b"close"
+            close = close or token == b"close"  # any `close` closes, as in aiohttp
         elif name in _REFUSED_NAMES:
             return None
     if length is None or length > SMALL_BODY or length > max_body:
@@ -120,6 +140,7 @@ class LeanPush:
         self.keepalive_s = keepalive_s
         self.guard: ConnectionGuard | None = None
         self.connections: set[LeanConnection] = set()
+        self.answering: set[asyncio.Task[None]] = set()  # pushes being stored now
         self.taken = 0  # requests answered on the lean path
         self.handed = 0  # connections handed to aiohttp
         push.metrics.sections.append(self._metrics)
@@ -140,6 +161,12 @@ class LeanPush:
 
     def start(self) -> None:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait (at most `timeout` s) for the pushes being stored to be answered: run it
+        before the runner's cleanup, which closes the connections it sees as idle."""
+        if self.answering:
+            await asyncio.wait(set(self.answering), timeout=timeout)
 
     async def stop(self) -> None:
         if self._sweeper is not None:
@@ -183,9 +210,10 @@ class LeanPush:
         while True:
             await asyncio.sleep(SWEEP_S)
             now = loop.time()
-            limit = self.guard.request_timeout if self.guard else 60.0
+            guard = self.guard or ConnectionGuard()
+            limits = (guard.request_timeout, guard.header_timeout, self.keepalive_s)
             for connection in list(self.connections):
-                connection.check(now, limit, self.keepalive_s)
+                connection.check(now, limits)
 
 
 class LeanConnection(asyncio.Protocol):
@@ -198,6 +226,7 @@ class LeanConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.source: str | None = None
         self.buffer = bytearray()
+        self.writing = True  # False while the client does not read its answers
         self.scanned = 0  # bytes of the buffer known to hold no end of a head
         self.handed = False
         self.head: Head | None = None  # of the request being received or answered
@@ -221,8 +250,10 @@ class LeanConnection(asyncio.Protocol):
         if self.handed:
             self.inner.data_received(data)
             return
+        if not self.buffer and self.head is None and self.task is None:
+            self.started = asyncio.get_running_loop().time()  # a head begins: its time runs
         self.buffer += data
-        if self.task is None:
+        if self.task is None and self.writing:
             self._next()
         elif len(self.buffer) > SMALL_BODY + MAX_HEAD and self.transport is not None:
             self.transport.pause_reading()  # a client far ahead of its answers waits
@@ -233,13 +264,26 @@ class LeanConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lean.connections.discard(self)
         self.transport = None
+        if self.head is not None and self.task is None:  # gone in the middle of a body
+            self.lean.push.budget.small.release(self.head.length)
+            self.head = None
         self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
+        # The client does not read its answers: take no more requests until it does (as
+        # aiohttp, waiting in drain()), so that answers cannot pile up in memory.
+        self.writing = False
+        if not self.handed and self.transport is not None:
+            self.transport.pause_reading()
         self.inner.pause_writing()
 
     def resume_writing(self) -> None:
+        self.writing = True
         self.inner.resume_writing()
+        if not self.handed and self.transport is not None:
+            self.transport.resume_reading()
+            if self.task is None:
+                self._next()
 
     def _next(self) -> None:
         """Take the next request in the buffer, if its head (and body) are here."""
@@ -247,10 +291,14 @@ class LeanConnection(asyncio.Protocol):
         if self.head is None:
             end = buffer.find(b"\r\n\r\n", self.scanned)
             if end < 0:
-                # (A head trickled in byte by byte is searched once, not once a byte.)
-                if len(buffer) > MAX_HEAD or buffer.find(b"\n\n", self.scanned) >= 0:
+                # A line not ended by CRLF is aiohttp's to judge. (A head trickled in byte
+                # by byte is searched once, not once a byte.)
+                if len(buffer) > MAX_HEAD or _BARE_LF.search(buffer, max(0, self.scanned - 1)):
                     self._hand_over()
                 self.scanned = max(0, len(buffer) - 3)
+                return
+            if end > MAX_HEAD:
+                self._hand_over()
                 return
             lean = self.lean
             head = plain_push(
@@ -272,6 +320,8 @@ class LeanConnection(asyncio.Protocol):
         body = bytes(buffer[:length])
         del buffer[:length]
         self.task = asyncio.get_running_loop().create_task(self._answer(body, self.head))
+        self.lean.answering.add(self.task)
+        self.task.add_done_callback(self.lean.answering.discard)
 
     async def _answer(self, body: bytes, head: Head) -> None:
         push = self.lean.push
@@ -299,9 +349,10 @@ class LeanConnection(asyncio.Protocol):
         if close:
             transport.close()
             return
-        transport.resume_reading()
-        if self.buffer:
-            self._next()
+        if self.writing:  # (write() may just have paused writing: then resume_writing goes on)
+            transport.resume_reading()
+            if self.buffer:
+                self._next()
 
     def _hand_over(self) -> None:
         self.handed = True
@@ -311,20 +362,28 @@ class LeanConnection(asyncio.Protocol):
         if data:
             self.inner.data_received(data)
 
-    def check(self, now: float, request_timeout: float, keepalive_s: float) -> None:
-        """The sweep: a request unanswered too long gets 408 and the connection is closed;
-        a connection idle too long is closed."""
+    def check(self, now: float, limits: tuple[float, float, float]) -> None:
+        """The sweep, with (request, header, keep-alive) limits in seconds: a request
+        unanswered too long gets 408 and the connection is closed; so is one idle too long,
+        and one whose next head, begun while the last push was answered, is still not
+        whole (the guard's header timer does not run while a request is in hand)."""
+        request_s, header_s, keepalive_s = limits
         transport = self.transport
         if transport is None or self.handed:
             return
-        if self.head is not None and now - self.started > request_timeout:
+        if self.head is not None and now - self.started > request_s:
             if self.task is not None:
                 self.task.cancel()  # (its record may still be committed; sent again: a duplicate)
             else:
                 self.lean.push.budget.small.release(self.head.length)
-            text = f"request not completed within {request_timeout:g} s"
+                self.head = None
+            text = f"request not completed within {request_s:g} s"
             self.transport = None
             transport.write(self.lean.reply(Answer(408, failure_reply(408, text)), close=True))
             transport.close()
-        elif self.head is None and not self.buffer and now - self.started > keepalive_s:
+        elif (
+            self.head is None
+            and self.task is None
+            and now - self.started > (header_s if self.buffer else keepalive_s)
+        ):
             transport.close()

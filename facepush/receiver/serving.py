@@ -41,6 +41,7 @@ async def run_receiver(
             stopped=stopped,
             reuse_port=worker is not None,
             front=lean.front if lean else None,
+            drain=lean.drain if lean else None,
         )
     finally:
         store.close()

@@ -7,7 +7,9 @@ the server as a client sends them."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +19,8 @@ from aiohttp import web
 from facepush.guard import ConnectionGuard
 from facepush.receiver import Store, Tuning
 from facepush.receiver.app import LEAN
+from facepush.receiver.lean import Head, plain_push
+from facepush.sitepolicy import SitePolicy
 from tests.support.receiver import Running, Serve, configured, running
 from tests.support.records import body, recognition
 
@@ -176,6 +180,88 @@ async def test_a_push_whose_body_does_not_come_gets_408_and_is_not_stored(store:
     assert store.quarantine(None, 10) == []  # nothing arrived that could be kept
 
 
+async def test_a_client_gone_in_the_middle_of_a_body_gives_its_budget_back(
+    serve: Serve, connect: Any
+) -> None:
+    rx = await serve()
+    budget = rx.app[LEAN].push.budget.small
+    conn = await connect(rx)
+    await conn.send(push_request(b"x" * 200_000)[:-150_000])  # the head, part of the body
+    async with asyncio.timeout(WAIT_S):
+        while budget.in_use == 0:  # taken when the head was whole
+            await asyncio.sleep(0.01)
+    conn.close()
+    async with asyncio.timeout(WAIT_S):
+        while budget.in_use:
+            await asyncio.sleep(0.01)
+
+
+async def test_a_next_head_begun_during_an_answer_is_bounded_by_the_header_timeout(
+    store: Store,
+) -> None:
+    guard = ConnectionGuard(header_timeout=0.2)
+    async with running(configured(store.url), store, Tuning(), guard=guard) as rx:
+        host, port = rx.url.removeprefix("http://").rsplit(":", 1)
+        conn = Conn(*await asyncio.open_connection(host, int(port)))
+        try:
+            await conn.send(push_request(body(recognition("then-p"))) + b"P")
+            assert (await conn.response())[0] == 200
+            assert await conn.closed()  # the lone "P" never became a head
+        finally:
+            conn.close()
+
+
+async def test_a_push_being_stored_at_shutdown_is_answered(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    ingest = store.ingest
+
+    def slow(batch: Any) -> Any:
+        entered.set()
+        assert release.wait(WAIT_S)
+        return ingest(batch)
+
+    monkeypatch.setattr(store, "ingest", slow)
+    serving = running(configured(store.url), store, Tuning())
+    rx = await serving.__aenter__()
+    host, port = rx.url.removeprefix("http://").rsplit(":", 1)
+    conn = Conn(*await asyncio.open_connection(host, int(port)))
+    try:
+        await conn.send(push_request(body(recognition("at-shutdown"))))
+        assert await asyncio.to_thread(entered.wait, WAIT_S)
+        stopping = asyncio.create_task(serving.__aexit__(None, None, None))
+        await asyncio.sleep(0)  # the shutdown has begun; the push is still being stored
+        release.set()
+        status, _headers, reply = await conn.response()
+        assert (status, reply["code"]) == (200, 200)
+        await asyncio.wait_for(stopping, WAIT_S)
+    finally:
+        release.set()
+        conn.close()
+    assert store.event("r:at-shutdown") is not None
+
+
+def test_plain_push_takes_only_plain_heads() -> None:
+    policy = SitePolicy()
+    good = b"POST /Record HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5"
+    assert plain_push(good, b"/Record", policy, 1024) == Head(5, close=False)
+    both = good + b"\r\nConnection: close\r\nConnection: keep-alive"
+    assert plain_push(both, b"/Record", policy, 1024) == Head(5, close=True)  # as aiohttp
+    for bad in [
+        good + b"\r\nX: a\rTransfer-Encoding: chunked",  # a bare CR
+        good + b"\r\nX: a\x00b",
+        good + b"\r\nX@Y: 1",  # not a token
+        good + b"\r\nX: caf\xc3\xa9",  # beyond ASCII: aiohttp judges
+        good + b"\r\nContent-Encoding: gzip",
+        good + b"\r\nX: " + b"a" * 8200,
+        good.replace(b"5", b"0" * 30 + b"5"),
+        good.replace(b"/Record", b"/Record?a\x01b"),
+        good.replace(b"5", b"2000"),  # above max_body
+    ]:
+        assert plain_push(bad, b"/Record", policy, 1024) is None, bad[-40:]
+
+
 def _cases() -> list[tuple[str, bytes]]:
     """Requests of every shape, each answered by both paths."""
     good = body(recognition("same"))
@@ -202,7 +288,19 @@ def _cases() -> list[tuple[str, bytes]]:
         ),
         ("folded header", push_request(good, extra="X-A: 1\r\n  folded\r\n")),
         ("bare LF", push_request(good).replace(b"\r\n", b"\n")),
+        ("LF before the blank line", push_request(good).replace(b"\r\n\r\n", b"\n\r\n")),
+        ("bare CR in a value", push_request(good, extra="X-A: a\rb\r\n")),
+        ("NUL in a value", push_request(good, extra="X-A: a\x00b\r\n")),
+        ("name not a token", push_request(good, extra="X@A: 1\r\n")),
+        ("gzip body", _gzipped(good)),
     ]
+
+
+def _gzipped(payload: bytes) -> bytes:
+    packed = gzip.compress(payload)
+    return push_request(packed).replace(
+        b"Content-Length", b"Content-Encoding: gzip\r\nContent-Length", 1
+    )
 
 
 @pytest.mark.parametrize("name", [name for name, _ in _cases()])

@@ -110,6 +110,8 @@ async def running(
     finally:
         if listener is not None:
             listener.close()
+        if lean is not None:
+            await lean.drain()
         await runner.cleanup()
 
 
