@@ -62,6 +62,12 @@ def table(raw: Path, pushes: int) -> str:
     return "\n".join(["| part | GIL µs per push |", "|---|---|", *rows, f"| total | {total:.0f} |"])
 
 
+def _py_spy() -> str:
+    """The py-spy installed beside this Python (the test extra), else the one on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else "py-spy"
+
+
 def main(backend: str, snapshot: int, seconds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="facepush-gil-") as tmp_text:
         tmp = Path(tmp_text)
@@ -70,7 +76,7 @@ def main(backend: str, snapshot: int, seconds: int) -> None:
         with serving(POSTGRES if backend == "postgresql" else SQLITE, tmp) as server:
             url = server.url + "/Record"
             wrk.run(url, body, conns=64, seconds=1, threads=2)  # warm-up
-            spy = ["py-spy", "record", "-p", str(server.pid), "-d", str(seconds)]
+            spy = [_py_spy(), "record", "-p", str(server.pid), "-d", str(seconds)]
             spy += ["-r", str(RATE), "-f", "raw", "-o", str(raw), "--threads", "--gil"]
             sampling = subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             result = wrk.run(url, body, conns=64, seconds=seconds, threads=2)

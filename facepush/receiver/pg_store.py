@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -57,7 +57,9 @@ def split_url(url: str) -> tuple[str, str | None]:
         raise ReceiverConfigError(f"expected postgresql://..., got {url!r}")
     query = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [v for k, v in query if k == "schema"]
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    # quote, not urlencode's default quote_plus: libpq reads "+" as a plus, not a space,
+    # so "options=-c%20statement_timeout%3D5s" must reach it as it was written.
+    rest = urlencode([(k, v) for k, v in query if k != "schema"], quote_via=quote)
     name = schemas[-1] if schemas else None
     if name is not None and not name.replace("_", "").isalnum():
         raise ReceiverConfigError(f"schema={name!r}: use letters, digits and '_'")

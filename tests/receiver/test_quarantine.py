@@ -91,7 +91,7 @@ def test_the_upgrade_to_schema_5_keeps_a_prefix_of_what_was_quarantined(
     v2_database(db_url, backend, pg_dsn, [big, b"small"])
     store = open_store(db_url)
     try:
-        assert store.schema_version() == schema.LATEST == 6
+        assert store.schema_version() == schema.LATEST == 7
         small, large = store.quarantine(None, 10)
         assert (large.prefix, large.size, large.sha256) == (
             big[:4096],

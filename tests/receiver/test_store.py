@@ -175,3 +175,36 @@ def test_a_batch_postgresql_refuses_is_rolled_back_whole_and_the_next_one_is_sto
         assert store.stats()["alarms"] == 2
     finally:
         store.close()
+
+
+def test_postgresql_stores_snapshots_without_compressing_them(pg_url: str, pg_dsn: str) -> None:
+    """JPEGs are compressed already: PostgreSQL's attempt on each one was most of its CPU
+    for a batch of snapshots (schema v7). This one would compress, and still is kept whole
+    and read back the same."""
+    store = open_store(pg_url)
+    try:
+        photo = jpeg(3, size=600)  # 6 KB of one colour: pglz would take it to a tenth
+        (item,) = items = [make(recognition("big", image=photo))]
+        assert store.ingest(items) == [StoreOutcome.STORED]
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{pg_url.rsplit("schema=", 1)[1]}"')
+            kind, stored = conn.execute(
+                "SELECT pg_column_compression(bytes), pg_column_size(bytes) FROM images"
+            ).fetchone() or (None, 0)
+        assert (kind, stored) == (None, len(photo))
+        assert store.image(item.image_id or "") == photo
+    finally:
+        store.close()
+
+
+def test_libpq_parameters_of_the_url_reach_postgresql_as_written(pg_url: str) -> None:
+    """Beside `schema`, the URL's parameters are libpq's: a space in `options` (escaped as
+    %20) must stay a space, or PostgreSQL refuses the connection."""
+    store = open_store(pg_url + "&application_name=facepush%20test&options=-c%20work_mem%3D7MB")
+    try:
+        rows = store.execute(
+            [("SELECT current_setting('work_mem'), current_setting('application_name')", [])]
+        )
+        assert rows == [[("7MB", "facepush test")]]
+    finally:
+        store.close()
