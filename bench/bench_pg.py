@@ -54,7 +54,7 @@ BATCHES = (1, 64, 512)  # a lone pusher; 64 connections (bench receiver-ingest);
 CONNECTIONS = (1, 2, 4, 8)
 SECONDS = 3
 ROUNDS = 2  # the best of each is kept (this machine is shared and noisy)
-_PARAM = re.compile(r"%s::(\w+)\[\]")
+_PARAM = re.compile(r"%[sb]::(\w+)\[\]")  # %b: the receiver sends them binary
 
 
 def pgbench_path() -> str:
