@@ -12,7 +12,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from bench.harness import Row, benchmark
 from bench.records import record
@@ -29,9 +29,11 @@ schema as migrated (v7: `images.bytes` has `STORAGE EXTERNAL`); **compressed (be
 puts the column back to PostgreSQL's default (`EXTENDED`: pglz tries every TOASTed value),
 as every database had it before. Best of 2 interleaved rounds. **server CPU** is the CPU
 time of every `postgres` process of the machine over the run (`/proc/PID/stat`), per
-batch; **client CPU** is this process's; **WAL** is `pg_wal_lsn_diff` per batch. The
-JPEGs do not compress (they are compressed already): pglz spent its CPU to keep them as
-they were. PostgreSQL shares this machine's 2 cores with the client.
+batch (so a busy moment of another client of the same server shows here too);
+**client CPU** is this process's; **compression** is the server's
+`default_toast_compression` (what "compressed" tried); **WAL** is `pg_wal_lsn_diff` per
+batch. The JPEGs do not compress (they are compressed already): pglz spent its CPU to
+keep them as they were. PostgreSQL shares this machine's 2 cores with the client.
 """
 
 BATCH = 31
@@ -71,7 +73,17 @@ def _server_cpu() -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _run(compressed: bool, batches: list[list[Any]]) -> dict[str, float]:
+class Result(TypedDict):
+    rate: float
+    wall_ms: float
+    client_ms: float
+    server_ms: float
+    wal_mb: float
+    stored_ok: bool
+    compression: str
+
+
+def _run(compressed: bool, batches: list[list[Any]]) -> Result:
     import psycopg
 
     from facepush.receiver.pg_store import PostgresStore
@@ -92,6 +104,7 @@ def _run(compressed: bool, batches: list[list[Any]]) -> dict[str, float]:
             server = _server_cpu() - server
             wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [lsn])
             wal_bytes = float(wal.fetchone()[0])
+            method = str(conn.execute("SHOW default_toast_compression").fetchone()[0])
             stored = conn.execute(f"SELECT COUNT(*) FROM {schema}.images").fetchone()[0]
     finally:
         store.close()
@@ -104,6 +117,7 @@ def _run(compressed: bool, batches: list[list[Any]]) -> dict[str, float]:
         "server_ms": server / n * 1e3,
         "wal_mb": wal_bytes / n / 1e6,
         "stored_ok": stored == n * BATCH,
+        "compression": method,
     }
 
 
@@ -111,7 +125,7 @@ def _run(compressed: bool, batches: list[list[Any]]) -> dict[str, float]:
 def pg_snapshots() -> list[Row]:
     """Rows/s of the receiver's ingest with 30 KB snapshots, uncompressed and compressed."""
     batches = _batches()
-    best: dict[bool, dict[str, float]] = {}
+    best: dict[bool, Result] = {}
     for _ in range(ROUNDS):
         for compressed in (False, True):
             result = _run(compressed, batches)
@@ -127,6 +141,7 @@ def pg_snapshots() -> list[Row]:
             "server CPU ms/batch": f"{r['server_ms']:.1f}",
             "client CPU ms/batch": f"{r['client_ms']:.1f}",
             "WAL MB/batch": f"{r['wal_mb']:.2f}",
+            "compression": "none" if not compressed else r["compression"],
             "images check": "ok" if r["stored_ok"] else "FAILED",
         }
         for compressed, r in ((False, best[False]), (True, best[True]))

@@ -90,8 +90,8 @@ are not receiver-ingest's.
 | total (pushes/s under py-spy) | 314 (2,406/s) | 145 (4,476/s) |
 
 What changed, measured in isolation on this machine (same store code, no HTTP):
-- the lean path: a no-op on it answers 30,650 pushes/s where aiohttp's no-op answers
-  8,726 (the table below; wrk is then the limit);
+- the lean path: a no-op on it answers about 2.5 times as many pushes as aiohttp's no-op
+  (the table below: 25,170 against 10,018 a second; wrk is then the limit);
 - snapshots: pybase64 decodes 40 KB of base64 in 3 µs, the standard library in 129 µs,
   all of it holding the GIL;
 - PostgreSQL: the event columns as binary arrays took the client's CPU per batch of 31
@@ -103,16 +103,19 @@ What changed, measured in isolation on this machine (same store code, no HTTP):
   returned row and images by executemany, a commit of 31 took 7.5-8 ms of wall time for
   2.2 ms of its own CPU under load. 40 KB batches: 8.7 → 7.3 ms in isolation;
 - PostgreSQL with snapshots (schema v7): they are stored as they come, not compressed.
-  pglz tried every 30 KB JPEG and gave up (JPEGs are compressed already): 17.5 of a
-  batch's 20.9 ms, 5.6 ms without (section pg-snapshots). PostgreSQL 40 KB went from 0.12
-  to the ratio below.
+  With pglz trying every 30 KB JPEG (and giving up: JPEGs are compressed already) the
+  server's CPU per batch of 31 was about 17 ms, without it about 5 ms; wall about 20 → 8 ms
+  (section pg-snapshots). PostgreSQL 40 KB went from 0.12 to 0.27 (the table below) and
+  0.32 (the run before it, same code and hour).
 What did not help (measured, not kept): a shorter GIL switch interval, SQLite pages of
 16 KiB, a larger SQLite page cache, `gc.disable()`; for PostgreSQL with snapshots, two
-writer connections in one receiver (2,424-2,434/s against 2,458-2,649/s with one: each
-commit's ~5.5 ms of image writing and WAL flush is the chain, and PostgreSQL and the
-receiver share the 2 cores), `backend_flush_after` = 256 kB on the writer (p99 181-238 ms
-against 40-469 ms without, 5-8 % fewer records/s), a multi-row `VALUES` insert of the
-images instead of `unnest` of a bytea array (5 %, within the noise).
+writer connections in one receiver (in single-case wrk runs, interleaved: 2,424-2,434/s
+against 2,458-2,649/s with one: each commit's ~5.5 ms of image writing and WAL flush is
+the chain, and PostgreSQL and the receiver share the 2 cores), `backend_flush_after` =
+256 kB on the writer (p99 181-238 ms against 40-469 ms without, 5-8 % fewer records/s),
+the images inserted in the events' statement (a data-modifying CTE on the keys it
+returned: 2,402-2,546/s against 2,259-2,514/s), a multi-row `VALUES` insert of the images
+instead of `unnest` of a bytea array (5 % in isolation, within the noise).
 """
 
 SERVERS = (NOOP, SQLITE, POSTGRES)

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -51,19 +51,24 @@ ON CONFLICT (id) DO UPDATE SET last_used_at = GREATEST(images.last_used_at, excl
 
 
 def split_url(url: str) -> tuple[str, str | None]:
-    """The libpq URL without our `schema` parameter, and that schema (or None)."""
+    """The libpq URL without our `schema` parameter, and that schema (or None).
+
+    The other parameters are libpq's and pass through byte for byte: decoding and encoding
+    them again would change them, since libpq reads "+" as a plus, not a space."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgresql", "postgres"}:
         raise ReceiverConfigError(f"expected postgresql://..., got {url!r}")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schemas = [v for k, v in query if k == "schema"]
-    # quote, not urlencode's default quote_plus: libpq reads "+" as a plus, not a space,
-    # so "options=-c%20statement_timeout%3D5s" must reach it as it was written.
-    rest = urlencode([(k, v) for k, v in query if k != "schema"], quote_via=quote)
+    kept, schemas = [], []
+    for pair in parts.query.split("&") if parts.query else []:
+        key, _, value = pair.partition("=")
+        if unquote(key) == "schema":
+            schemas.append(unquote(value))
+        else:
+            kept.append(pair)
     name = schemas[-1] if schemas else None
     if name is not None and not name.replace("_", "").isalnum():
         raise ReceiverConfigError(f"schema={name!r}: use letters, digits and '_'")
-    return urlunsplit(parts._replace(query=rest)), name
+    return urlunsplit(parts._replace(query="&".join(kept))), name
 
 
 def _pg(query: str) -> str:

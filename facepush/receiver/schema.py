@@ -186,8 +186,10 @@ _V6: list[Statement] = [
 
 # v7: PostgreSQL stores snapshots as they come, without trying to compress them. They are
 # JPEGs, already compressed; pglz's attempt on each TOASTed value was most of the server's
-# CPU for a batch of 40 KB snapshots (18 of 24 ms per 31, 6 ms without: docs/benchmarks.md,
-# receiver-ingest). A catalog change: rows stored before stay as they are, and read the same.
+# CPU for a batch of 31 records with 30 KB snapshots (about 17 ms, 5 ms without: section
+# pg-snapshots of docs/benchmarks.md). A catalog change: rows stored before stay as they
+# are and read the same. It takes a brief ACCESS EXCLUSIVE lock on `images` (it waits for
+# the transactions reading it), as v3's and v6's ALTERs did on `events`.
 _V7: list[Statement] = [
     ("postgresql", "ALTER TABLE images ALTER COLUMN bytes SET STORAGE EXTERNAL"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from typing import Any
 
 import msgspec
 import psycopg
@@ -20,6 +21,7 @@ from facepush.receiver import (
     schema,
 )
 from facepush.receiver.errors import ReceiverConfigError
+from facepush.receiver.pg_store import split_url
 from tests.support.receiver import make
 from tests.support.records import alarm, jpeg, recognition
 
@@ -197,14 +199,49 @@ def test_postgresql_stores_snapshots_without_compressing_them(pg_url: str, pg_ds
         store.close()
 
 
+def test_a_database_of_schema_6_is_upgraded_to_store_snapshots_uncompressed(
+    pg_url: str, pg_dsn: str
+) -> None:
+    def storage(conn: psycopg.Connection[Any]) -> str:
+        found = conn.execute(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'images'::regclass AND attname = 'bytes'"
+        ).fetchone()
+        return str(found[0]) if found else "?"
+
+    open_store(pg_url).close()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{pg_url.rsplit("schema=", 1)[1]}"')
+        conn.execute("ALTER TABLE images ALTER COLUMN bytes SET STORAGE EXTENDED")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 7")  # as v6 left it
+        assert storage(conn) == "x"
+        store = open_store(pg_url)
+        try:
+            assert store.schema_version() == 7
+            assert storage(conn) == "e"
+        finally:
+            store.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["password=a+b", "password=a%2Bb", "options=-c%20x%3D1", "p=%FF", "q=%2F%26%3D", "sslmode"],
+)
+def test_the_schema_is_taken_out_of_a_url_and_the_rest_left_byte_for_byte(query: str) -> None:
+    url, schema = split_url(f"postgresql://u@h/db?{query}&schema=site_1")
+    assert (url, schema) == (f"postgresql://u@h/db?{query}", "site_1")
+    assert split_url(f"postgresql://u@h/db?schema=site_1&{query}") == (url, schema)
+    assert split_url(f"postgresql://u@h/db?{query}") == (url, None)
+
+
 def test_libpq_parameters_of_the_url_reach_postgresql_as_written(pg_url: str) -> None:
     """Beside `schema`, the URL's parameters are libpq's: a space in `options` (escaped as
-    %20) must stay a space, or PostgreSQL refuses the connection."""
-    store = open_store(pg_url + "&application_name=facepush%20test&options=-c%20work_mem%3D7MB")
+    %20) must stay a space, or PostgreSQL refuses the connection; a "+" stays a plus."""
+    store = open_store(pg_url + "&application_name=facepush+test&options=-c%20work_mem%3D7MB")
     try:
         rows = store.execute(
             [("SELECT current_setting('work_mem'), current_setting('application_name')", [])]
         )
-        assert rows == [[("7MB", "facepush test")]]
+        assert rows == [[("7MB", "facepush+test")]]
     finally:
         store.close()
