@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -209,6 +210,50 @@ async def test_a_next_head_begun_during_an_answer_is_bounded_by_the_header_timeo
             assert await conn.closed()  # the lone "P" never became a head
         finally:
             conn.close()
+
+
+async def test_a_client_that_does_not_read_its_answers_is_not_read_from(
+    serve: Serve, store: Store
+) -> None:
+    """Pipelined pushes from a client that reads none of the answers: once the answers fill
+    the buffers between them, the server takes no further request (and so keeps no growing
+    pile of answers in memory) until the client reads; then every push is answered, in
+    order. Tiny socket buffers on both ends make "full" a few dozen answers."""
+    rx = await serve()
+    lean = rx.app[LEAN]
+    host, port = rx.url.removeprefix("http://").rsplit(":", 1)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, (host, int(port)))
+    conn = Conn(*await asyncio.open_connection(sock=raw, limit=1024))
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while not lean.connections:
+                await asyncio.sleep(0.01)
+        (server,) = lean.connections
+        server.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+        )
+        server.transport.set_write_buffer_limits(high=1024)
+        count = 300
+        conn.writer.write(
+            b"".join(push_request(body(recognition(f"bp-{i}"))) for i in range(count))
+        )
+        async with asyncio.timeout(WAIT_S):  # the answers back up, and the last one is written
+            while server.transport.get_write_buffer_size() <= 1024 or server.task is not None:
+                await asyncio.sleep(0.01)
+        assert not server.transport.is_reading()
+        taken = lean.taken
+        assert 0 < taken < count // 3  # here 19: what the tiny buffers hold
+        for i in range(count):
+            status, _headers, reply = await conn.response()
+            assert (status, reply["code"]) == (200, 200), i
+        assert lean.taken == count
+        assert all(store.event(f"r:bp-{i}") is not None for i in range(0, count, 50))
+        assert store.stats()["recognitions"] == count
+    finally:
+        conn.close()
 
 
 async def test_a_push_being_stored_at_shutdown_is_answered(
