@@ -105,8 +105,8 @@ What changed, measured in isolation on this machine (same store code, no HTTP):
 - PostgreSQL with snapshots (schema v7): they are stored as they come, not compressed.
   With pglz trying every 30 KB JPEG (and giving up: JPEGs are compressed already) the
   server's CPU per batch of 31 was about 17 ms, without it about 5 ms; wall about 20 → 8 ms
-  (section pg-snapshots). PostgreSQL 40 KB went from 0.12 to 0.27 (the table below) and
-  0.32 (the run before it, same code and hour).
+  (section pg-snapshots). PostgreSQL 40 KB went from 0.12 to 0.27 (the table below), 0.32
+  (the run before it) and 0.25 (the run after it), same code, same hour.
 What did not help (measured, not kept): a shorter GIL switch interval, SQLite pages of
 16 KiB, a larger SQLite page cache, `gc.disable()`; for PostgreSQL with snapshots, two
 writer connections in one receiver (in single-case wrk runs, interleaved: 2,424-2,434/s
