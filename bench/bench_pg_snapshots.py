@@ -7,14 +7,13 @@ to PostgreSQL's default (compressed where it can be). Method: docs/benchmarks.md
 from __future__ import annotations
 
 import base64
-import glob
-import os
 import time
 import uuid
 from pathlib import Path
 from typing import Any, TypedDict
 
 from bench.harness import Row, benchmark
+from bench.processes import cpu_seconds
 from bench.records import record
 from bench.servers import PG_DSN, drop_schema
 from bench.wrk import snapshot_jpeg
@@ -61,16 +60,14 @@ def _batches() -> list[list[Any]]:
 
 def _server_cpu() -> float:
     """CPU seconds of every postgres process on this machine."""
-    ticks = 0
-    for path in glob.glob("/proc/[0-9]*/stat"):
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
-            stat = Path(path).read_text()
-        except OSError:
+            if comm.read_text().startswith("postgres"):
+                total += cpu_seconds(int(comm.parent.name))
+        except OSError:  # the process ended meanwhile
             continue
-        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith("postgres"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 class Result(TypedDict):
